@@ -1,0 +1,17 @@
+//! The domain of toq-media, and nothing else: states, commands, events and refusals of the
+//! `MediaBatch` and `Listing` aggregates, the manifest rules and the values they are made of.
+//! Pure: no I/O, no clock, no SQL.
+
+pub mod listing;
+pub mod manifest;
+pub mod media_batch;
+pub mod upcasting;
+pub mod values;
+
+pub use listing::{Listing, ListingCommand, ListingError, ListingEvent, ListingFacts};
+pub use manifest::{FieldError, Limits, Manifest, ManifestFile, RawConfirmedFile, RawFile, RawManifest};
+pub use media_batch::commands::*;
+pub use media_batch::errors::{MediaBatchError, UploadProblem};
+pub use media_batch::events::*;
+pub use media_batch::{AssetProgress, AssetState, Batch, BatchStatus, MediaBatch};
+pub use values::*;

@@ -1,0 +1,118 @@
+//! What may be asked of a media batch. Every command carries `now`: the aggregate reads no clock.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::manifest::{Manifest, RawConfirmedFile};
+use crate::media_batch::events::RetryScope;
+use crate::values::{BatchId, Checksum, ClientId, JobId, ListingId, ListingStatus};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum MediaBatchCommand {
+    RequestUploads(RequestUploads),
+    ConfirmUploads(ConfirmUploads),
+    StartProcessing(StartProcessing),
+    RecordResult(RecordResult),
+    Retry(Retry),
+    Delete(Delete),
+    ExpireUpload(ExpireUpload),
+    TimeOutJob(TimeOutJob),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestUploads {
+    pub batch_id: BatchId,
+    pub listing_id: ListingId,
+    /// The listing's status as this service last saw it.
+    pub listing_status: ListingStatus,
+    pub manifest: Manifest,
+    pub upload_ttl: Duration,
+    pub now: DateTime<Utc>,
+}
+
+/// What the object store holds under a file's raw key, as the caller observed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredObject {
+    pub bytes: u64,
+    pub checksum: Checksum,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfirmUploads {
+    pub files: Vec<RawConfirmedFile>,
+    /// Per confirmed client id, the stored object (`None`: nothing stored under its key).
+    pub stored: BTreeMap<ClientId, Option<StoredObject>>,
+    pub job_id: JobId,
+    /// How long after the upload URLs expire a confirmation is still taken.
+    pub grace: Duration,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartProcessing {
+    pub job_id: JobId,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResultStatus {
+    Running,
+    Succeeded,
+    Failed,
+}
+
+/// One asset's result as a pipeline reported it (API.md §6 `outputs[]`), not yet trusted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AssetOutput {
+    pub client_id: String,
+    pub raw_key: Option<String>,
+    pub renditions: BTreeMap<String, String>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub duration_millis: Option<u64>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordResult {
+    pub job_id: JobId,
+    pub attempt: u32,
+    pub status: ResultStatus,
+    pub outputs: Vec<AssetOutput>,
+    pub failure_reason: Option<String>,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retry {
+    pub job_id: JobId,
+    pub scope: RetryScope,
+    pub reason: String,
+    pub max_attempts: u32,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delete {
+    pub reason: String,
+    pub now: DateTime<Utc>,
+}
+
+/// Sent by the reconciler: fail the batch if its uploads never completed in time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpireUpload {
+    pub grace: Duration,
+    pub now: DateTime<Utc>,
+}
+
+/// Sent by the reconciler: the current job made no progress for `timeout`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeOutJob {
+    pub timeout: Duration,
+    pub max_attempts: u32,
+    /// The job of the next attempt, used when one is still allowed.
+    pub next_job_id: JobId,
+    pub now: DateTime<Utc>,
+}

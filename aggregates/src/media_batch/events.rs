@@ -1,0 +1,179 @@
+//! What happened to a media batch. Payloads are camelCase JSON, read by auditors as they are.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use cqrs_es::DomainEvent;
+use serde::{Deserialize, Serialize};
+
+use crate::manifest::ManifestFile;
+use crate::values::{BatchId, ClientId, JobId, ListingId, ObjectKey};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum MediaBatchEvent {
+    /// A manifest was accepted and upload URLs handed out: `PENDING_UPLOAD`.
+    Requested(Requested),
+    /// Every upload was verified and the first processing job created: `RECEIVED`.
+    Received(Received),
+    /// A finished batch is to be processed again under a new job: `RECEIVED`.
+    RetryRequested(RetryRequested),
+    /// The pipeline started on the current job: `PROCESSING`.
+    Processing(Processing),
+    /// One asset of the current job finished, well or badly.
+    AssetProcessed(AssetProcessed),
+    /// Every asset has its renditions: `READY`.
+    Ready(Ready),
+    /// The batch cannot become ready under its current attempt: `FAILED`.
+    Failed(Failed),
+    /// Soft delete: gone from queries and open-batch checks, kept in history.
+    Deleted(Deleted),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Requested {
+    pub batch_id: BatchId,
+    pub listing_id: ListingId,
+    pub batch_reference: String,
+    pub files: Vec<RequestedFile>,
+    pub upload_expires_at: DateTime<Utc>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestedFile {
+    #[serde(flatten)]
+    pub file: ManifestFile,
+    pub raw_key: ObjectKey,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Received {
+    pub job_id: JobId,
+    pub attempt: u32,
+    /// Entity tags the client reported, kept for support; verification used size and SHA-256.
+    pub etags: BTreeMap<ClientId, String>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RetryScope {
+    /// Every asset that has not succeeded.
+    FailedOnly,
+    All,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RetryRequested {
+    pub job_id: JobId,
+    pub attempt: u32,
+    pub scope: RetryScope,
+    pub reason: String,
+    /// The assets the new job processes, in sequence order.
+    pub assets: Vec<ClientId>,
+    /// Started by the reconciler after a job timed out, not by a person.
+    pub automatic: bool,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Processing {
+    pub job_id: JobId,
+    pub attempt: u32,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssetProcessed {
+    pub job_id: JobId,
+    pub attempt: u32,
+    pub client_id: ClientId,
+    pub outcome: AssetOutcome,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "status")]
+pub enum AssetOutcome {
+    #[serde(rename = "SUCCEEDED", rename_all = "camelCase")]
+    Succeeded {
+        renditions: BTreeMap<String, ObjectKey>,
+        width: Option<u32>,
+        height: Option<u32>,
+        duration_millis: Option<u64>,
+    },
+    #[serde(rename = "FAILED", rename_all = "camelCase")]
+    Failed {
+        error_code: String,
+        error_message: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Ready {
+    pub job_id: JobId,
+    pub attempt: u32,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Failed {
+    /// The job that failed, if the batch got as far as processing.
+    pub job_id: Option<JobId>,
+    pub attempt: u32,
+    /// A stable code: `UPLOAD_EXPIRED`, `JOB_TIMEOUT`, `ASSETS_FAILED`, `PIPELINE_FAILED`.
+    pub code: String,
+    pub message: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Deleted {
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+impl MediaBatchEvent {
+    /// When it happened, as the command that caused it said.
+    pub fn at(&self) -> DateTime<Utc> {
+        match self {
+            Self::Requested(e) => e.at,
+            Self::Received(e) => e.at,
+            Self::RetryRequested(e) => e.at,
+            Self::Processing(e) => e.at,
+            Self::AssetProcessed(e) => e.at,
+            Self::Ready(e) => e.at,
+            Self::Failed(e) => e.at,
+            Self::Deleted(e) => e.at,
+        }
+    }
+}
+
+impl DomainEvent for MediaBatchEvent {
+    fn event_type(&self) -> String {
+        match self {
+            Self::Requested(_) => "Requested",
+            Self::Received(_) => "Received",
+            Self::RetryRequested(_) => "RetryRequested",
+            Self::Processing(_) => "Processing",
+            Self::AssetProcessed(_) => "AssetProcessed",
+            Self::Ready(_) => "Ready",
+            Self::Failed(_) => "Failed",
+            Self::Deleted(_) => "Deleted",
+        }
+        .to_owned()
+    }
+
+    fn event_version(&self) -> String {
+        "1".to_owned()
+    }
+}

@@ -1,0 +1,187 @@
+//! The state a media batch is rebuilt into from its events, and how each event changes it.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::media_batch::events::{AssetOutcome, MediaBatchEvent, RequestedFile};
+use crate::values::{BatchId, ClientId, JobId, ListingId, ObjectKey};
+
+/// `PENDING_UPLOAD → RECEIVED → PROCESSING → READY | FAILED`, and back to `RECEIVED` on retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum BatchStatus {
+    PendingUpload,
+    Received,
+    Processing,
+    Ready,
+    Failed,
+}
+
+impl BatchStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PendingUpload => "PENDING_UPLOAD",
+            Self::Received => "RECEIVED",
+            Self::Processing => "PROCESSING",
+            Self::Ready => "READY",
+            Self::Failed => "FAILED",
+        }
+    }
+    /// An open batch blocks new batches for its listing.
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::PendingUpload | Self::Received | Self::Processing)
+    }
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Ready | Self::Failed)
+    }
+}
+
+/// Where one asset stands in the current attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum AssetProgress {
+    /// Not part of the current job (kept from an earlier attempt), or not uploaded yet.
+    Idle,
+    /// Waiting for a result of the current job.
+    Pending,
+    Succeeded,
+    Failed { error_code: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssetState {
+    pub file: RequestedFile,
+    pub progress: AssetProgress,
+    /// The newest successful renditions, kept across retries until replaced.
+    pub renditions: BTreeMap<String, ObjectKey>,
+}
+
+impl AssetState {
+    pub fn succeeded(&self) -> bool {
+        self.progress == AssetProgress::Succeeded
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Batch {
+    pub id: BatchId,
+    pub listing_id: ListingId,
+    pub status: BatchStatus,
+    pub deleted: bool,
+    pub upload_expires_at: DateTime<Utc>,
+    /// In sequence order.
+    pub assets: Vec<AssetState>,
+    /// Job ids by attempt: `jobs[0]` is attempt 1. Empty until the uploads were confirmed.
+    pub jobs: Vec<JobId>,
+    /// The last time the current job was created or made progress.
+    pub last_progress_at: DateTime<Utc>,
+}
+
+impl Batch {
+    pub fn attempt(&self) -> u32 {
+        u32::try_from(self.jobs.len()).unwrap_or(u32::MAX)
+    }
+    pub fn current_job(&self) -> Option<JobId> {
+        self.jobs.last().copied()
+    }
+    pub fn asset(&self, client: &ClientId) -> Option<&AssetState> {
+        self.assets.iter().find(|a| &a.file.file.client_id == client)
+    }
+    fn asset_mut(&mut self, client: &ClientId) -> Option<&mut AssetState> {
+        self.assets
+            .iter_mut()
+            .find(|a| &a.file.file.client_id == client)
+    }
+    /// Assets of the current job still waiting for a result.
+    pub fn pending(&self) -> impl Iterator<Item = &AssetState> {
+        self.assets
+            .iter()
+            .filter(|a| a.progress == AssetProgress::Pending)
+    }
+}
+
+/// The aggregate's state: `None` until the batch was requested.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MediaBatch {
+    pub batch: Option<Batch>,
+}
+
+impl MediaBatch {
+    /// Applies one event. Total: events are facts, so nothing here can refuse.
+    pub(crate) fn evolve(&mut self, event: MediaBatchEvent) {
+        if let MediaBatchEvent::Requested(e) = event {
+            self.batch = Some(Batch {
+                id: e.batch_id,
+                listing_id: e.listing_id,
+                status: BatchStatus::PendingUpload,
+                deleted: false,
+                upload_expires_at: e.upload_expires_at,
+                assets: e
+                    .files
+                    .into_iter()
+                    .map(|file| AssetState {
+                        file,
+                        progress: AssetProgress::Idle,
+                        renditions: BTreeMap::new(),
+                    })
+                    .collect(),
+                jobs: Vec::new(),
+                last_progress_at: e.at,
+            });
+            return;
+        }
+        let Some(batch) = self.batch.as_mut() else {
+            return;
+        };
+        match event {
+            MediaBatchEvent::Requested(_) => {}
+            MediaBatchEvent::Received(e) => {
+                batch.status = BatchStatus::Received;
+                batch.jobs.push(e.job_id);
+                batch.last_progress_at = e.at;
+                for asset in &mut batch.assets {
+                    asset.progress = AssetProgress::Pending;
+                }
+            }
+            MediaBatchEvent::RetryRequested(e) => {
+                batch.status = BatchStatus::Received;
+                batch.jobs.push(e.job_id);
+                batch.last_progress_at = e.at;
+                for asset in &mut batch.assets {
+                    if e.assets.contains(&asset.file.file.client_id) {
+                        asset.progress = AssetProgress::Pending;
+                    }
+                }
+            }
+            MediaBatchEvent::Processing(e) => {
+                batch.status = BatchStatus::Processing;
+                batch.last_progress_at = e.at;
+            }
+            MediaBatchEvent::AssetProcessed(e) => {
+                batch.last_progress_at = e.at;
+                if let Some(asset) = batch.asset_mut(&e.client_id) {
+                    asset.progress = match e.outcome {
+                        AssetOutcome::Succeeded { renditions, .. } => {
+                            asset.renditions = renditions;
+                            AssetProgress::Succeeded
+                        }
+                        AssetOutcome::Failed { error_code, .. } => {
+                            AssetProgress::Failed { error_code }
+                        }
+                    };
+                }
+            }
+            MediaBatchEvent::Ready(_) => batch.status = BatchStatus::Ready,
+            MediaBatchEvent::Failed(_) => {
+                batch.status = BatchStatus::Failed;
+                for asset in &mut batch.assets {
+                    if asset.progress == AssetProgress::Pending {
+                        asset.progress = AssetProgress::Idle;
+                    }
+                }
+            }
+            MediaBatchEvent::Deleted(_) => batch.deleted = true,
+        }
+    }
+}
