@@ -1,1 +1,222 @@
-fn main() {}
+//! The `toq-media` command line.
+
+use std::process::ExitCode;
+
+use aggregates::BatchId;
+use anyhow::{Context, bail};
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand};
+use toq_media::config::Config;
+use toq_media::engine::Engine;
+use toq_media::ops::{audit, history, progress, rebuild, verify, workload};
+use toq_media::store::Store;
+
+#[derive(Parser)]
+#[command(
+    name = "toq-media",
+    version,
+    about = "Event-sourced media batches for TOQ listings"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create or update the database schema.
+    Migrate,
+    /// Rebuild, verify or count the read tables.
+    #[command(subcommand)]
+    Projections(Projections),
+    /// A batch's events: time, actor, request id and the state after each.
+    History {
+        batch_id: String,
+        /// Only the events up to this time (RFC 3339).
+        #[arg(long)]
+        as_of: Option<DateTime<Utc>>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the event store's hash chains.
+    #[command(subcommand)]
+    Audit(Audit),
+    /// Drive a seeded synthetic workload of valid and invalid commands (tests, benchmarks).
+    #[command(hide = true)]
+    Workload {
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value_t = 1000)]
+        steps: u64,
+        #[arg(long, default_value_t = 20)]
+        listings: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum Projections {
+    /// Rebuild from the events, safely while the service runs. All tables, or the one named.
+    Rebuild { name: Option<String> },
+    /// Rebuild in memory and compare with the live tables; non-zero exit on any difference.
+    Verify,
+    /// Rows per read table and events in the store.
+    Status,
+}
+
+#[derive(Subcommand)]
+enum Audit {
+    /// Recompute every hash chain; non-zero exit naming the first broken event.
+    Verify,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TOQ_MEDIA_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn open() -> anyhow::Result<Store> {
+    let config = Config::from_env();
+    config.prepare().context("creating the data directory")?;
+    let store = Store::connect(&config.database_url, 8)
+        .await
+        .with_context(|| format!("connecting to {}", redact(&config.database_url)))?;
+    store.migrate().await.context("migrating")?;
+    Ok(store)
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
+        _ => url.to_owned(),
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let store = open().await?;
+    match cli.command {
+        Command::Migrate => println!("migrated ({})", store.dialect().name()),
+        Command::Projections(Projections::Rebuild { name }) => {
+            let tables: Vec<_> = match name {
+                None => projections::TABLES.to_vec(),
+                Some(n) => match projections::table::table(&n) {
+                    Some(t) => vec![t],
+                    None => bail!(
+                        "no read table named {n:?}; tables: media_batches, media_assets, media_jobs, listings"
+                    ),
+                },
+            };
+            let bar = progress::bar(0, "events");
+            let done = rebuild::rebuild(&store, &tables, &bar).await?;
+            println!(
+                "rebuilt {} rows from {} events in {:.2}s ({:.0} events/s)",
+                done.rows,
+                done.events,
+                done.elapsed.as_secs_f64(),
+                done.events_per_second()
+            );
+        }
+        Command::Projections(Projections::Verify) => {
+            let report = verify::verify(&store, &progress::bar(0, "events")).await?;
+            if !report.differences.is_empty() {
+                for line in report.differences.iter().take(50) {
+                    println!("{line}");
+                }
+                println!(
+                    "{} difference(s) between the live tables and a rebuild of {} events",
+                    report.differences.len(),
+                    report.events
+                );
+                return Ok(ExitCode::FAILURE);
+            }
+            println!(
+                "projections verified: {} rows equal a rebuild of {} events",
+                report.rows, report.events
+            );
+        }
+        Command::Projections(Projections::Status) => {
+            let mut conn = store.pool().acquire().await?;
+            println!("events {}", rebuild::count_events(&mut conn).await?);
+            for t in projections::TABLES {
+                let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                    "SELECT COUNT(*) FROM {}",
+                    t.name
+                )))
+                .fetch_one(&mut *conn)
+                .await?;
+                println!("{} {n}", t.name);
+            }
+        }
+        Command::History {
+            batch_id,
+            as_of,
+            json,
+        } => {
+            let id = BatchId::parse(&batch_id)
+                .map_err(|e| anyhow::anyhow!("batch id {batch_id:?} {e}"))?;
+            let Some(h) = history::load(&store, id, as_of).await? else {
+                bail!("batch {id} has no events");
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&h)?);
+            } else {
+                for e in &h.events {
+                    println!(
+                        "{:>3}  {}  {:<15} v{}  actor={}/{}  request={}  -> {}",
+                        e.sequence,
+                        e.occurred_at
+                            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                        e.event_type,
+                        e.version,
+                        e.actor.role.as_deref().unwrap_or("-"),
+                        e.actor.user_id.as_deref().unwrap_or("-"),
+                        e.request_id.as_deref().unwrap_or("-"),
+                        e.status_after
+                    );
+                }
+            }
+        }
+        Command::Audit(Audit::Verify) => {
+            let report = audit::verify(&store, &progress::bar(0, "events")).await?;
+            if let Some(b) = report.broken {
+                println!(
+                    "hash chain broken at event {} ({} {} sequence {}): {}",
+                    b.position, b.aggregate_type, b.aggregate_id, b.sequence, b.reason
+                );
+                return Ok(ExitCode::FAILURE);
+            }
+            println!(
+                "audit verified: {} events in {} streams",
+                report.events, report.streams
+            );
+        }
+        Command::Workload {
+            seed,
+            steps,
+            listings,
+        } => {
+            let engine = Engine::new(store);
+            engine.settle_ready_batches().await?;
+            let mut w = workload::Workload::resume(&engine, seed, listings).await?;
+            let stats = w.run(steps, &progress::bar(steps, "commands")).await?;
+            println!(
+                "commands {} accepted {} refused {}",
+                stats.commands, stats.accepted, stats.refused
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

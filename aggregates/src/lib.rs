@@ -9,7 +9,9 @@ pub mod upcasting;
 pub mod values;
 
 pub use listing::{Listing, ListingCommand, ListingError, ListingEvent, ListingFacts};
-pub use manifest::{FieldError, Limits, Manifest, ManifestFile, RawConfirmedFile, RawFile, RawManifest};
+pub use manifest::{
+    FieldError, Limits, Manifest, ManifestFile, RawConfirmedFile, RawFile, RawManifest,
+};
 pub use media_batch::commands::*;
 pub use media_batch::errors::{MediaBatchError, UploadProblem};
 pub use media_batch::events::*;

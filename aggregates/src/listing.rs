@@ -27,7 +27,10 @@ pub enum ListingCommand {
         now: DateTime<Utc>,
     },
     /// The listing's batch became `READY`.
-    MediaReady { batch_id: BatchId, now: DateTime<Utc> },
+    MediaReady {
+        batch_id: BatchId,
+        now: DateTime<Utc>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -161,10 +161,7 @@ impl Manifest {
         if raw_files.is_empty() || raw_files.len() > limits.max_files_per_batch {
             problems.add(
                 "files",
-                format!(
-                    "must hold 1 to {} files",
-                    limits.max_files_per_batch
-                ),
+                format!("must hold 1 to {} files", limits.max_files_per_batch),
             );
         }
 
@@ -176,19 +173,31 @@ impl Manifest {
         for (i, file) in raw_files.iter().enumerate() {
             let parsed = parse_file(&format!("files[{i}]"), file, limits, &mut problems);
             total = total.saturating_add(file.bytes.unwrap_or(0));
-            let Some(parsed) = parsed else { continue };
-            if !client_ids.insert(parsed.client_id.clone()) {
-                problems.add(format!("files[{i}].clientId"), "is not unique in the batch");
+            // Uniqueness is checked on every file whose own value parses, broken or not.
+            let at = format!("files[{i}]");
+            if let Some(id) = file
+                .client_id
+                .as_deref()
+                .and_then(|c| ClientId::parse(c).ok())
+                && !client_ids.insert(id)
+            {
+                problems.add(format!("{at}.clientId"), "is not unique in the batch");
             }
-            if !sequences.insert(parsed.sequence) {
-                problems.add(format!("files[{i}].sequence"), "is not unique in the batch");
+            if let Some(seq) = file.sequence.and_then(|s| Sequence::parse(s).ok())
+                && !sequences.insert(seq)
+            {
+                problems.add(format!("{at}.sequence"), "is not unique in the batch");
             }
-            if let Some(title) = &parsed.title {
-                if !titles.insert(title.clone()) {
-                    problems.add(format!("files[{i}].title"), "is not unique in the batch");
-                }
+            if let Some(title) = file
+                .title
+                .as_deref()
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                && !titles.insert(title.to_owned())
+            {
+                problems.add(format!("{at}.title"), "is not unique in the batch");
             }
-            files.push(parsed);
+            files.extend(parsed);
         }
         if total > limits.max_total_bytes {
             problems.add(
@@ -222,7 +231,8 @@ fn parse_file(
     problems: &mut Problems,
 ) -> Option<ManifestFile> {
     let before = problems.0.len();
-    let required = |problems: &mut Problems, name: &str| problems.add(format!("{at}.{name}"), "is required");
+    let required =
+        |problems: &mut Problems, name: &str| problems.add(format!("{at}.{name}"), "is required");
 
     let client_id = match &raw.client_id {
         Some(c) => problems.take(format!("{at}.clientId"), ClientId::parse(c)),
@@ -238,18 +248,15 @@ fn parse_file(
             None
         }
     };
-    if let Some(o) = &raw.orientation {
-        if let Some(orientation) = problems.take(format!("{at}.orientation"), Orientation::parse(o))
-        {
-            if let Some(expected) = asset_type.and_then(AssetType::orientation) {
-                if expected != orientation {
-                    problems.add(
-                        format!("{at}.orientation"),
-                        format!("{o} does not agree with assetType"),
-                    );
-                }
-            }
-        }
+    if let Some(o) = &raw.orientation
+        && let Some(orientation) = problems.take(format!("{at}.orientation"), Orientation::parse(o))
+        && let Some(expected) = asset_type.and_then(AssetType::orientation)
+        && expected != orientation
+    {
+        problems.add(
+            format!("{at}.orientation"),
+            format!("{o} does not agree with assetType"),
+        );
     }
     match &raw.filename {
         None => required(problems, "filename"),
@@ -257,28 +264,26 @@ fn parse_file(
             format!("{at}.filename"),
             format!("must be 1 to {MAX_FILENAME} characters"),
         ),
-        Some(f) if has_control(f) => {
-            problems.add(format!("{at}.filename"), "must not contain control characters")
-        }
+        Some(f) if has_control(f) => problems.add(
+            format!("{at}.filename"),
+            "must not contain control characters",
+        ),
         Some(_) => {}
     }
     match &raw.content_type {
         None => required(problems, "contentType"),
         Some(ct) if !limits.allowed_content_types.iter().any(|a| a == ct) => problems.add(
             format!("{at}.contentType"),
-            format!(
-                "must be one of {}",
-                limits.allowed_content_types.join(", ")
-            ),
+            format!("must be one of {}", limits.allowed_content_types.join(", ")),
         ),
         Some(ct) => {
-            if let Some(t) = asset_type {
-                if !t.accepts(ct) {
-                    problems.add(
-                        format!("{at}.contentType"),
-                        format!("{ct} is not allowed for {}", t.as_str()),
-                    );
-                }
+            if let Some(t) = asset_type
+                && !t.accepts(ct)
+            {
+                problems.add(
+                    format!("{at}.contentType"),
+                    format!("{ct} is not allowed for {}", t.as_str()),
+                );
             }
         }
     }
@@ -297,14 +302,18 @@ fn parse_file(
             None
         }
     };
-    let title = raw.title.as_deref().map(str::trim).filter(|t| !t.is_empty());
-    if let Some(t) = title {
-        if chars(t) > MAX_TITLE || has_control(t) {
-            problems.add(
-                format!("{at}.title"),
-                format!("must be at most {MAX_TITLE} characters, without control characters"),
-            );
-        }
+    let title = raw
+        .title
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    if let Some(t) = title
+        && (chars(t) > MAX_TITLE || has_control(t))
+    {
+        problems.add(
+            format!("{at}.title"),
+            format!("must be at most {MAX_TITLE} characters, without control characters"),
+        );
     }
     let sequence = match raw.sequence {
         Some(s) => problems.take(format!("{at}.sequence"), Sequence::parse(s)),
@@ -345,7 +354,9 @@ fn parse_metadata(
         if key.is_empty() || chars(key) > MAX_METADATA_KEY || has_control(key) {
             problems.add(
                 format!("{at}.{key}"),
-                format!("keys must be 1 to {MAX_METADATA_KEY} characters without control characters"),
+                format!(
+                    "keys must be 1 to {MAX_METADATA_KEY} characters without control characters"
+                ),
             );
             continue;
         }

@@ -370,27 +370,6 @@ impl ObjectKey {
         ))
     }
 
-    /// `{listing}/processed/{segment}/{batch}/{attempt}/{size}/{seq:02}-{clientRef}.{ext}`
-    pub fn rendition(
-        listing: ListingId,
-        asset_type: AssetType,
-        batch: BatchId,
-        attempt: u32,
-        size: &str,
-        sequence: Sequence,
-        client: &ClientId,
-        extension: &str,
-    ) -> Self {
-        let (segment, _) = asset_type.key_segments();
-        Self(format!(
-            "{listing}/processed/{segment}/{batch}/{attempt}/{}/{:02}-{}.{}",
-            SafeName::from_untrusted(size).as_str(),
-            sequence.get(),
-            SafeName::from_untrusted(client.as_str()).as_str(),
-            SafeName::from_untrusted(extension).as_str(),
-        ))
-    }
-
     /// A key reported back by a pipeline: relative, no `..`, no empty or dot segments, no
     /// control characters, at most 1024 bytes.
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
@@ -489,7 +468,14 @@ mod tests {
 
     #[test]
     fn checksum_refuses_other_lengths_and_alphabets() {
-        for bad in ["", "abc", &"g".repeat(64), &"a".repeat(63), "sha256:", "c2hvcnQ="] {
+        for bad in [
+            "",
+            "abc",
+            &"g".repeat(64),
+            &"a".repeat(63),
+            "sha256:",
+            "c2hvcnQ=",
+        ] {
             assert!(Checksum::parse(bad).is_err(), "{bad:?} was accepted");
         }
     }
@@ -520,8 +506,16 @@ mod tests {
 
     #[test]
     fn listing_status_names() {
-        assert!(ListingStatus::parse("PENDING_PHOTO_PROCESSING").unwrap().awaits_media());
-        assert!(ListingStatus::parse("REJECTED_BY_OWNER").unwrap().awaits_media());
+        assert!(
+            ListingStatus::parse("PENDING_PHOTO_PROCESSING")
+                .unwrap()
+                .awaits_media()
+        );
+        assert!(
+            ListingStatus::parse("REJECTED_BY_OWNER")
+                .unwrap()
+                .awaits_media()
+        );
         assert!(!ListingStatus::parse("DRAFT").unwrap().awaits_media());
         assert!(ListingStatus::parse("draft").is_err());
         assert!(ListingStatus::parse("").is_err());

@@ -46,7 +46,10 @@ impl Aggregate for MediaBatch {
 
 impl MediaBatch {
     /// The events a command leads to, or why it is refused. Applies nothing.
-    pub fn decide(&self, command: MediaBatchCommand) -> Result<Vec<MediaBatchEvent>, MediaBatchError> {
+    pub fn decide(
+        &self,
+        command: MediaBatchCommand,
+    ) -> Result<Vec<MediaBatchEvent>, MediaBatchError> {
         use MediaBatchCommand as C;
         match (command, &self.batch) {
             (C::RequestUploads(c), None) => request(c),
@@ -115,6 +118,10 @@ fn live(b: &Batch) -> Result<(), MediaBatchError> {
 
 fn confirm(b: &Batch, c: ConfirmUploads) -> Result<Vec<MediaBatchEvent>, MediaBatchError> {
     live(b)?;
+    if b.status == BatchStatus::Failed && b.jobs.is_empty() {
+        // Failed before any job: the reconciler expired its uploads.
+        return Err(MediaBatchError::UploadExpired);
+    }
     if b.status != BatchStatus::PendingUpload {
         return Err(MediaBatchError::NotPendingUpload {
             status: b.status.as_str(),
@@ -145,8 +152,14 @@ fn confirm(b: &Batch, c: ConfirmUploads) -> Result<Vec<MediaBatchEvent>, MediaBa
             continue;
         }
         let expected = &asset.file;
-        if f.object_key.as_deref().is_some_and(|k| k != expected.raw_key.as_str()) {
-            problems.add(format!("{at}.objectKey"), "is not the key issued for this file");
+        if f.object_key
+            .as_deref()
+            .is_some_and(|k| k != expected.raw_key.as_str())
+        {
+            problems.add(
+                format!("{at}.objectKey"),
+                "is not the key issued for this file",
+            );
         }
         if f.bytes.is_some_and(|n| n != expected.file.bytes) {
             problems.add(format!("{at}.bytes"), "does not match the manifest");
@@ -166,11 +179,16 @@ fn confirm(b: &Batch, c: ConfirmUploads) -> Result<Vec<MediaBatchEvent>, MediaBa
         if !seen.contains(&asset.file.file.client_id) {
             problems.add(
                 "files",
-                format!("clientId {} of the manifest is not confirmed", asset.file.file.client_id),
+                format!(
+                    "clientId {} of the manifest is not confirmed",
+                    asset.file.file.client_id
+                ),
             );
         }
     }
-    problems.into_result(|| ()).map_err(MediaBatchError::Invalid)?;
+    problems
+        .into_result(|| ())
+        .map_err(MediaBatchError::Invalid)?;
 
     let mismatches: Vec<UploadProblem> = b
         .assets
@@ -241,7 +259,11 @@ fn record(b: &Batch, c: RecordResult) -> Result<Vec<MediaBatchEvent>, MediaBatch
             problems.add(format!("{at}.clientId"), "is not in this batch");
             continue;
         };
-        if out.raw_key.as_deref().is_some_and(|k| k != asset.file.raw_key.as_str()) {
+        if out
+            .raw_key
+            .as_deref()
+            .is_some_and(|k| k != asset.file.raw_key.as_str())
+        {
             problems.add(format!("{at}.rawKey"), "is not this asset's raw key");
         }
         if outcomes.iter().any(|(seen, _)| *seen == id) {
@@ -251,7 +273,13 @@ fn record(b: &Batch, c: RecordResult) -> Result<Vec<MediaBatchEvent>, MediaBatch
         let outcome = if let Some(code) = out.error_code.as_deref().filter(|c| !c.is_empty()) {
             AssetOutcome::Failed {
                 error_code: code.chars().take(64).collect(),
-                error_message: out.error_message.clone().unwrap_or_default().chars().take(500).collect(),
+                error_message: out
+                    .error_message
+                    .clone()
+                    .unwrap_or_default()
+                    .chars()
+                    .take(500)
+                    .collect(),
             }
         } else if out.renditions.is_empty() && c.status == ResultStatus::Running {
             continue; // still running
@@ -274,7 +302,9 @@ fn record(b: &Batch, c: RecordResult) -> Result<Vec<MediaBatchEvent>, MediaBatch
         };
         outcomes.push((id, outcome));
     }
-    problems.into_result(|| ()).map_err(MediaBatchError::Invalid)?;
+    problems
+        .into_result(|| ())
+        .map_err(MediaBatchError::Invalid)?;
 
     let mut events = start(b, c.job_id, c.now);
     let mut after = MediaBatch {
@@ -310,9 +340,14 @@ fn record(b: &Batch, c: RecordResult) -> Result<Vec<MediaBatchEvent>, MediaBatch
         let (code, message) = match c.status {
             ResultStatus::Failed => (
                 "PIPELINE_FAILED",
-                c.failure_reason.clone().unwrap_or_else(|| "the pipeline reported a failure".into()),
+                c.failure_reason
+                    .clone()
+                    .unwrap_or_else(|| "the pipeline reported a failure".into()),
             ),
-            _ => ("MISSING_OUTPUT", "the pipeline reported no output for this asset".into()),
+            _ => (
+                "MISSING_OUTPUT",
+                "the pipeline reported no output for this asset".into(),
+            ),
         };
         let waiting: Vec<ClientId> = after
             .batch
@@ -338,7 +373,7 @@ fn record(b: &Batch, c: RecordResult) -> Result<Vec<MediaBatchEvent>, MediaBatch
     let done = after.batch.as_ref().expect("the batch exists");
     if done.pending().next().is_none() {
         let failed = done.assets.iter().filter(|a| !a.succeeded()).count();
-        let event = if failed == 0 {
+        let event = if failed == 0 && c.status != ResultStatus::Failed {
             MediaBatchEvent::Ready(Ready {
                 job_id: c.job_id,
                 attempt: c.attempt,
@@ -348,10 +383,16 @@ fn record(b: &Batch, c: RecordResult) -> Result<Vec<MediaBatchEvent>, MediaBatch
             MediaBatchEvent::Failed(Failed {
                 job_id: Some(c.job_id),
                 attempt: c.attempt,
-                code: "ASSETS_FAILED".into(),
-                message: c.failure_reason.clone().unwrap_or_else(|| {
-                    format!("{failed} of {} assets failed", done.assets.len())
-                }),
+                code: if c.status == ResultStatus::Failed {
+                    "PIPELINE_FAILED"
+                } else {
+                    "ASSETS_FAILED"
+                }
+                .into(),
+                message: c
+                    .failure_reason
+                    .clone()
+                    .unwrap_or_else(|| format!("{failed} of {} assets failed", done.assets.len())),
                 at: c.now,
             })
         };
@@ -413,14 +454,18 @@ fn delete(b: &Batch, c: Delete) -> Result<Vec<MediaBatchEvent>, MediaBatchError>
 }
 
 fn expire(b: &Batch, c: ExpireUpload) -> Vec<MediaBatchEvent> {
-    if b.deleted || b.status != BatchStatus::PendingUpload || c.now <= b.upload_expires_at + c.grace {
+    if b.deleted || b.status != BatchStatus::PendingUpload || c.now <= b.upload_expires_at + c.grace
+    {
         return vec![];
     }
     vec![MediaBatchEvent::Failed(Failed {
         job_id: None,
         attempt: 0,
         code: "UPLOAD_EXPIRED".into(),
-        message: format!("uploads were not completed by {}", b.upload_expires_at + c.grace),
+        message: format!(
+            "uploads were not completed by {}",
+            b.upload_expires_at + c.grace
+        ),
         at: c.now,
     })]
 }
@@ -431,7 +476,12 @@ fn time_out(b: &Batch, c: TimeOutJob) -> Vec<MediaBatchEvent> {
         return vec![];
     }
     if b.attempt() < c.max_attempts {
-        let assets = b.pending().map(|a| a.file.file.client_id.clone()).collect();
+        let assets = b
+            .assets
+            .iter()
+            .filter(|a| !a.succeeded())
+            .map(|a| a.file.file.client_id.clone())
+            .collect();
         return vec![MediaBatchEvent::RetryRequested(RetryRequested {
             job_id: c.next_job_id,
             attempt: b.attempt() + 1,

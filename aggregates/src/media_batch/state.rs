@@ -31,7 +31,10 @@ impl BatchStatus {
     }
     /// An open batch blocks new batches for its listing.
     pub fn is_open(self) -> bool {
-        matches!(self, Self::PendingUpload | Self::Received | Self::Processing)
+        matches!(
+            self,
+            Self::PendingUpload | Self::Received | Self::Processing
+        )
     }
     pub fn is_terminal(self) -> bool {
         matches!(self, Self::Ready | Self::Failed)
@@ -46,7 +49,9 @@ pub enum AssetProgress {
     /// Waiting for a result of the current job.
     Pending,
     Succeeded,
-    Failed { error_code: String },
+    Failed {
+        error_code: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -86,7 +91,9 @@ impl Batch {
         self.jobs.last().copied()
     }
     pub fn asset(&self, client: &ClientId) -> Option<&AssetState> {
-        self.assets.iter().find(|a| &a.file.file.client_id == client)
+        self.assets
+            .iter()
+            .find(|a| &a.file.file.client_id == client)
     }
     fn asset_mut(&mut self, client: &ClientId) -> Option<&mut AssetState> {
         self.assets

@@ -1,0 +1,390 @@
+//! How MediaBatch events shape `media_batches`, `media_assets` and `media_jobs`.
+
+use std::collections::BTreeMap;
+
+use aggregates::{AssetOutcome, MediaBatchEvent, RetryScope};
+
+use crate::outbox::{self, OutboxMessage};
+use crate::table::{Cell, MEDIA_ASSETS, MEDIA_BATCHES, MEDIA_JOBS, Row};
+use crate::time::stamp;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchRow {
+    pub batch_id: String,
+    pub listing_id: u64,
+    pub batch_reference: String,
+    pub status: &'static str,
+    pub status_message: Option<String>,
+    pub failure_code: Option<String>,
+    pub attempt: u32,
+    pub current_job_id: Option<String>,
+    pub deleted_at: Option<String>,
+    pub upload_expires_at: String,
+    pub received_at: Option<String>,
+    pub ready_at: Option<String>,
+    /// The attempt whose renditions are the newest complete set, downloadable during a retry.
+    pub ready_attempt: Option<u32>,
+    pub asset_count: u32,
+    pub total_bytes: u64,
+    pub created_at: String,
+    pub updated_at: String,
+    pub last_seq: i64,
+}
+
+impl BatchRow {
+    /// Open batches block new ones: the column is unique, and NULL once the batch is closed.
+    pub fn open_listing_id(&self) -> Option<u64> {
+        let open = matches!(self.status, "PENDING_UPLOAD" | "RECEIVED" | "PROCESSING");
+        (open && self.deleted_at.is_none()).then_some(self.listing_id)
+    }
+
+    fn row(&self) -> Row {
+        Row {
+            table: MEDIA_BATCHES.name,
+            cells: vec![
+                self.batch_id.clone().into(),
+                self.listing_id.into(),
+                self.batch_reference.clone().into(),
+                self.status.into(),
+                self.status_message.clone().into(),
+                self.failure_code.clone().into(),
+                self.attempt.into(),
+                self.current_job_id.clone().into(),
+                self.open_listing_id().into(),
+                self.deleted_at.is_some().into(),
+                self.deleted_at.clone().into(),
+                self.upload_expires_at.clone().into(),
+                self.received_at.clone().into(),
+                self.ready_at.clone().into(),
+                self.ready_attempt.into(),
+                self.asset_count.into(),
+                self.total_bytes.into(),
+                self.created_at.clone().into(),
+                self.updated_at.clone().into(),
+                self.last_seq.into(),
+            ],
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssetRow {
+    pub client_id: String,
+    pub sequence: u32,
+    pub title: Option<String>,
+    pub asset_type: &'static str,
+    pub content_type: String,
+    pub filename: String,
+    pub bytes: u64,
+    pub checksum: String,
+    pub status: &'static str,
+    pub raw_key: String,
+    pub renditions: BTreeMap<String, String>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub duration_millis: Option<u64>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    pub updated_at: String,
+    pub last_seq: i64,
+}
+
+impl AssetRow {
+    fn row(&self, batch_id: &str) -> Row {
+        Row {
+            table: MEDIA_ASSETS.name,
+            cells: vec![
+                batch_id.into(),
+                self.client_id.clone().into(),
+                self.sequence.into(),
+                self.title.clone().into(),
+                self.asset_type.into(),
+                self.content_type.clone().into(),
+                self.filename.clone().into(),
+                self.bytes.into(),
+                self.checksum.clone().into(),
+                self.status.into(),
+                self.raw_key.clone().into(),
+                json(&self.renditions),
+                self.width.into(),
+                self.height.into(),
+                self.duration_millis.into(),
+                self.error_code.clone().into(),
+                self.error_message.clone().into(),
+                json(&self.metadata),
+                self.updated_at.clone().into(),
+                self.last_seq.into(),
+            ],
+        }
+    }
+}
+
+fn json(map: &BTreeMap<String, String>) -> Cell {
+    Cell::Text(serde_json::to_string(map).expect("a string map always serializes"))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRow {
+    pub job_id: String,
+    pub attempt: u32,
+    /// `PENDING`, `RUNNING`, `SUCCEEDED` or `FAILED`.
+    pub status: &'static str,
+    pub scope: &'static str,
+    pub reason: Option<String>,
+    pub asset_count: u32,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub completed_at: Option<String>,
+    pub last_seq: i64,
+}
+
+impl JobRow {
+    fn row(&self, batch: &BatchRow) -> Row {
+        Row {
+            table: MEDIA_JOBS.name,
+            cells: vec![
+                self.job_id.clone().into(),
+                batch.batch_id.clone().into(),
+                batch.listing_id.into(),
+                self.attempt.into(),
+                self.status.into(),
+                self.scope.into(),
+                self.reason.clone().into(),
+                self.asset_count.into(),
+                self.created_at.clone().into(),
+                self.started_at.clone().into(),
+                self.completed_at.clone().into(),
+                self.last_seq.into(),
+            ],
+        }
+    }
+}
+
+/// One batch's rows in all three tables. `None` until its `Requested` event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchView {
+    pub batch: Option<BatchRow>,
+    /// In sequence order.
+    pub assets: Vec<AssetRow>,
+    /// In attempt order.
+    pub jobs: Vec<JobRow>,
+}
+
+impl BatchView {
+    pub fn last_seq(&self) -> i64 {
+        self.batch.as_ref().map_or(0, |b| b.last_seq)
+    }
+
+    pub fn rows(&self) -> Vec<Row> {
+        let Some(batch) = &self.batch else {
+            return vec![];
+        };
+        let mut rows = vec![batch.row()];
+        rows.extend(self.assets.iter().map(|a| a.row(&batch.batch_id)));
+        rows.extend(self.jobs.iter().map(|j| j.row(batch)));
+        rows
+    }
+
+    /// Applies the event at `seq` of this batch; an event at or below the last applied
+    /// sequence is a no-op. Returns the messages its commit must publish.
+    pub fn apply(&mut self, seq: i64, event: &MediaBatchEvent) -> Vec<OutboxMessage> {
+        if seq <= self.last_seq() {
+            return vec![];
+        }
+        let at = stamp(event.at());
+        if let MediaBatchEvent::Requested(e) = event {
+            self.batch = Some(BatchRow {
+                batch_id: e.batch_id.to_string(),
+                listing_id: e.listing_id.get(),
+                batch_reference: e.batch_reference.clone(),
+                status: "PENDING_UPLOAD",
+                status_message: None,
+                failure_code: None,
+                attempt: 0,
+                current_job_id: None,
+                deleted_at: None,
+                upload_expires_at: stamp(e.upload_expires_at),
+                received_at: None,
+                ready_at: None,
+                ready_attempt: None,
+                asset_count: u32::try_from(e.files.len()).unwrap_or(u32::MAX),
+                total_bytes: e.files.iter().map(|f| f.file.bytes).sum(),
+                created_at: at.clone(),
+                updated_at: at.clone(),
+                last_seq: seq,
+            });
+            self.assets = e
+                .files
+                .iter()
+                .map(|f| AssetRow {
+                    client_id: f.file.client_id.to_string(),
+                    sequence: u32::from(f.file.sequence.get()),
+                    title: f.file.title.clone(),
+                    asset_type: f.file.asset_type.as_str(),
+                    content_type: f.file.content_type.clone(),
+                    filename: f.file.filename.clone(),
+                    bytes: f.file.bytes,
+                    checksum: f.file.checksum.to_hex(),
+                    status: "PENDING_UPLOAD",
+                    raw_key: f.raw_key.to_string(),
+                    renditions: BTreeMap::new(),
+                    width: None,
+                    height: None,
+                    duration_millis: None,
+                    error_code: None,
+                    error_message: None,
+                    metadata: f.file.metadata.clone(),
+                    updated_at: at.clone(),
+                    last_seq: seq,
+                })
+                .collect();
+            return vec![];
+        }
+        let Some(batch) = self.batch.as_mut() else {
+            return vec![];
+        };
+        batch.last_seq = seq;
+        batch.updated_at = at.clone();
+        let touch = |asset: &mut AssetRow| {
+            asset.updated_at = at.clone();
+            asset.last_seq = seq;
+        };
+        match event {
+            MediaBatchEvent::Requested(_) => {}
+            MediaBatchEvent::Received(e) => {
+                batch.status = "RECEIVED";
+                batch.attempt = e.attempt;
+                batch.current_job_id = Some(e.job_id.to_string());
+                batch.received_at = Some(at.clone());
+                for asset in &mut self.assets {
+                    asset.status = "UPLOADED";
+                    touch(asset);
+                }
+                self.jobs.push(JobRow {
+                    job_id: e.job_id.to_string(),
+                    attempt: e.attempt,
+                    status: "PENDING",
+                    scope: "ALL",
+                    reason: None,
+                    asset_count: batch.asset_count,
+                    created_at: at.clone(),
+                    started_at: None,
+                    completed_at: None,
+                    last_seq: seq,
+                });
+                return vec![outbox::job(batch, &self.assets, &self.jobs)];
+            }
+            MediaBatchEvent::RetryRequested(e) => {
+                batch.status = "RECEIVED";
+                batch.status_message = Some(e.reason.clone());
+                batch.failure_code = None;
+                batch.attempt = e.attempt;
+                batch.current_job_id = Some(e.job_id.to_string());
+                if let Some(previous) = self.jobs.last_mut() {
+                    if previous.completed_at.is_none() {
+                        previous.status = "FAILED";
+                        previous.completed_at = Some(at.clone());
+                        previous.last_seq = seq;
+                    }
+                }
+                for asset in &mut self.assets {
+                    if e.assets.iter().any(|c| c.as_str() == asset.client_id) {
+                        asset.status = "UPLOADED";
+                        asset.error_code = None;
+                        asset.error_message = None;
+                        touch(asset);
+                    }
+                }
+                self.jobs.push(JobRow {
+                    job_id: e.job_id.to_string(),
+                    attempt: e.attempt,
+                    status: "PENDING",
+                    scope: match e.scope {
+                        RetryScope::All => "ALL",
+                        RetryScope::FailedOnly => "FAILED_ONLY",
+                    },
+                    reason: Some(e.reason.clone()),
+                    asset_count: u32::try_from(e.assets.len()).unwrap_or(u32::MAX),
+                    created_at: at.clone(),
+                    started_at: None,
+                    completed_at: None,
+                    last_seq: seq,
+                });
+                return vec![outbox::job(batch, &self.assets, &self.jobs)];
+            }
+            MediaBatchEvent::Processing(_) => {
+                batch.status = "PROCESSING";
+                for asset in self.assets.iter_mut().filter(|a| a.status == "UPLOADED") {
+                    asset.status = "PROCESSING";
+                    touch(asset);
+                }
+                if let Some(job) = self.jobs.last_mut() {
+                    job.status = "RUNNING";
+                    job.started_at = Some(at.clone());
+                    job.last_seq = seq;
+                }
+            }
+            MediaBatchEvent::AssetProcessed(e) => {
+                if let Some(asset) = self
+                    .assets
+                    .iter_mut()
+                    .find(|a| a.client_id == e.client_id.as_str())
+                {
+                    match &e.outcome {
+                        AssetOutcome::Succeeded {
+                            renditions,
+                            width,
+                            height,
+                            duration_millis,
+                        } => {
+                            asset.status = "PROCESSED";
+                            asset.renditions = renditions
+                                .iter()
+                                .map(|(size, key)| (size.clone(), key.to_string()))
+                                .collect();
+                            asset.width = *width;
+                            asset.height = *height;
+                            asset.duration_millis = *duration_millis;
+                        }
+                        AssetOutcome::Failed {
+                            error_code,
+                            error_message,
+                        } => {
+                            asset.status = "FAILED";
+                            asset.error_code = Some(error_code.clone());
+                            asset.error_message = Some(error_message.clone());
+                        }
+                    }
+                    touch(asset);
+                }
+            }
+            MediaBatchEvent::Ready(e) => {
+                batch.status = "READY";
+                batch.status_message = None;
+                batch.ready_at = Some(at.clone());
+                batch.ready_attempt = Some(e.attempt);
+                finish_job(&mut self.jobs, "SUCCEEDED", &at, seq);
+                return vec![outbox::media_ready(batch)];
+            }
+            MediaBatchEvent::Failed(e) => {
+                batch.status = "FAILED";
+                batch.status_message = Some(e.message.clone());
+                batch.failure_code = Some(e.code.clone());
+                if e.job_id.is_some() {
+                    finish_job(&mut self.jobs, "FAILED", &at, seq);
+                }
+            }
+            MediaBatchEvent::Deleted(_) => batch.deleted_at = Some(at.clone()),
+        }
+        vec![]
+    }
+}
+
+fn finish_job(jobs: &mut [JobRow], status: &'static str, at: &str, seq: i64) {
+    if let Some(job) = jobs.last_mut() {
+        job.status = status;
+        job.completed_at = Some(at.to_owned());
+        job.last_seq = seq;
+    }
+}

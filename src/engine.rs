@@ -1,0 +1,248 @@
+//! Runs commands against the aggregates: loads, decides, appends — retrying when another writer
+//! got in between — and settles what a commit leaves for later (a READY batch's listing).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aggregates::{
+    BatchId, Listing, ListingCommand, ListingError, ListingId, ListingStatus, MediaBatch,
+    MediaBatchCommand, MediaBatchError,
+};
+use cqrs_es::persist::PersistedEventStore;
+use cqrs_es::{Aggregate, AggregateError, CqrsFramework};
+use sqlx::Row as _;
+
+use crate::store::{OpenBatchTaken, Store, StoreError};
+
+/// Who asked, recorded in every event's metadata for the audit trail.
+#[derive(Debug, Clone, Default)]
+pub struct Actor {
+    pub user_id: Option<u64>,
+    pub role: String,
+    pub request_id: Option<String>,
+}
+
+impl Actor {
+    /// The service itself: reconciler, relay, rebuild tools.
+    pub fn system(role: &str) -> Self {
+        Self {
+            user_id: None,
+            role: role.to_owned(),
+            request_id: None,
+        }
+    }
+
+    fn metadata(&self) -> HashMap<String, String> {
+        let mut m = HashMap::from([("actor_role".to_owned(), self.role.clone())]);
+        if let Some(id) = self.user_id {
+            m.insert("actor_user_id".into(), id.to_string());
+        }
+        if let Some(r) = &self.request_id {
+            m.insert("request_id".into(), r.clone());
+        }
+        m
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error(transparent)]
+    Batch(#[from] MediaBatchError),
+    #[error(transparent)]
+    Listing(#[from] ListingError),
+    #[error("listing {listing_id} already has an open batch")]
+    OpenBatchExists { listing_id: i64 },
+    #[error("too many concurrent changes to the same {0}; try again")]
+    Contended(&'static str),
+    #[error("event store: {0}")]
+    Store(String),
+}
+
+impl From<StoreError> for CommandError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e.to_string())
+    }
+}
+
+type Framework<A> = CqrsFramework<A, PersistedEventStore<Store, A>>;
+
+pub struct Engine {
+    store: Store,
+    batches: Framework<MediaBatch>,
+    listings: Framework<Listing>,
+}
+
+const ATTEMPTS: u32 = 8;
+
+impl Engine {
+    pub fn new(store: Store) -> Self {
+        Self {
+            batches: CqrsFramework::new(
+                PersistedEventStore::new_event_store(store.clone()),
+                vec![],
+                (),
+            ),
+            listings: CqrsFramework::new(
+                PersistedEventStore::new_event_store(store.clone()),
+                vec![],
+                (),
+            ),
+            store,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub async fn batch(
+        &self,
+        id: BatchId,
+        command: MediaBatchCommand,
+        actor: &Actor,
+    ) -> Result<(), CommandError> {
+        run(
+            &self.batches,
+            &id.to_string(),
+            command,
+            actor,
+            CommandError::Batch,
+        )
+        .await
+    }
+
+    pub async fn listing(
+        &self,
+        id: ListingId,
+        command: ListingCommand,
+        actor: &Actor,
+    ) -> Result<(), CommandError> {
+        run(
+            &self.listings,
+            &id.to_string(),
+            command,
+            actor,
+            CommandError::Listing,
+        )
+        .await
+    }
+
+    /// The batch as its events make it now.
+    pub async fn batch_state(&self, id: BatchId) -> Result<MediaBatch, CommandError> {
+        let mut state = MediaBatch::default();
+        for stored in self.store.stream(MediaBatch::TYPE, &id.to_string()).await? {
+            let event = stored.to_serialized(self.store.upcasters())?;
+            let event = serde_json::from_value(event.payload)
+                .map_err(|e| CommandError::Store(format!("event {}: {e}", stored.position)))?;
+            state.apply(event);
+        }
+        Ok(state)
+    }
+
+    /// The listing's status in the `listings` read table, if the listing is known.
+    pub async fn listing_status(
+        &self,
+        id: ListingId,
+    ) -> Result<Option<ListingStatus>, CommandError> {
+        let sql = "SELECT status FROM listings WHERE listing_id = ?";
+        let status: Option<String> = sqlx::query_scalar(self.store.dialect().sql(sql))
+            .bind(i64::try_from(id.get()).unwrap_or(i64::MAX))
+            .fetch_optional(self.store.pool())
+            .await
+            .map_err(StoreError::from)?;
+        Ok(status.and_then(|s| ListingStatus::parse(&s).ok()))
+    }
+
+    /// Moves the listings of READY batches on to owner approval, from the outbox rows their
+    /// commits left. At least once: the Listing aggregate ignores a repeat. Returns how many.
+    pub async fn settle_ready_batches(&self) -> Result<usize, CommandError> {
+        let store = &self.store;
+        let sql = "SELECT id, payload FROM outbox WHERE topic = ? ORDER BY id LIMIT 100";
+        let rows = sqlx::query(store.dialect().sql(sql))
+            .bind(projections::outbox::MEDIA_READY)
+            .fetch_all(store.pool())
+            .await
+            .map_err(StoreError::from)?;
+        for row in &rows {
+            let id: i64 = row.try_get(0).map_err(StoreError::from)?;
+            let payload: String = row.try_get(1).map_err(StoreError::from)?;
+            let ready: ReadyMessage = serde_json::from_str(&payload)
+                .map_err(|e| CommandError::Store(format!("outbox row {id}: {e}")))?;
+            let command = ListingCommand::MediaReady {
+                batch_id: ready.batch_id,
+                now: chrono::Utc::now(),
+            };
+            match self
+                .listing(
+                    ready.listing_identity_id,
+                    command,
+                    &Actor::system("settler"),
+                )
+                .await
+            {
+                // A batch of a listing this service never synced has nothing to move.
+                Ok(()) | Err(CommandError::Listing(ListingError::NotFound)) => {}
+                Err(e) => return Err(e),
+            }
+            sqlx::query(store.dialect().sql("DELETE FROM outbox WHERE id = ?"))
+                .bind(id)
+                .execute(store.pool())
+                .await
+                .map_err(StoreError::from)?;
+        }
+        Ok(rows.len())
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReadyMessage {
+    listing_identity_id: ListingId,
+    batch_id: BatchId,
+}
+
+async fn run<A>(
+    framework: &Framework<A>,
+    id: &str,
+    command: A::Command,
+    actor: &Actor,
+    refused: fn(A::Error) -> CommandError,
+) -> Result<(), CommandError>
+where
+    A: Aggregate,
+    A::Command: Clone,
+{
+    for attempt in 1..=ATTEMPTS {
+        match framework
+            .execute_with_metadata(id, command.clone(), actor.metadata())
+            .await
+        {
+            Ok(()) => return Ok(()),
+            Err(AggregateError::UserError(e)) => return Err(refused(e)),
+            Err(AggregateError::AggregateConflict) if attempt < ATTEMPTS => {
+                // Another writer appended first: decide again on the fresh state.
+                let jitter = u64::from(attempt) * 3 + u64::from(rand_u8() % 7);
+                tokio::time::sleep(Duration::from_millis(jitter)).await;
+            }
+            Err(AggregateError::AggregateConflict) => return Err(CommandError::Contended(A::TYPE)),
+            Err(AggregateError::UnexpectedError(e)) => {
+                return Err(match e.downcast_ref::<OpenBatchTaken>() {
+                    Some(taken) => CommandError::OpenBatchExists {
+                        listing_id: taken.listing_id,
+                    },
+                    None => CommandError::Store(e.to_string()),
+                });
+            }
+            Err(e) => return Err(CommandError::Store(e.to_string())),
+        }
+    }
+    unreachable!("the last attempt returns")
+}
+
+/// A little jitter so that retrying writers do not collide in lockstep.
+fn rand_u8() -> u8 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    (nanos % 251) as u8
+}

@@ -1,0 +1,114 @@
+//! Reading stored events, upcast to their current version.
+
+use cqrs_es::persist::{EventUpcaster, SerializedEvent};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row as _};
+
+use super::{Dialect, StoreError};
+
+/// One row of the `events` table.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    pub position: i64,
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    pub sequence: i64,
+    pub event_type: String,
+    pub event_version: String,
+    /// Payload and metadata exactly as stored (the hash covers these bytes).
+    pub payload: String,
+    pub metadata: String,
+    pub hash: String,
+    pub recorded_at: String,
+}
+
+pub const COLUMNS: &str = "position, aggregate_type, aggregate_id, sequence, event_type, \
+     event_version, payload, metadata, hash, recorded_at";
+
+impl StoredEvent {
+    pub fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            position: row.try_get(0)?,
+            aggregate_type: row.try_get(1)?,
+            aggregate_id: row.try_get(2)?,
+            sequence: row.try_get(3)?,
+            event_type: row.try_get(4)?,
+            event_version: row.try_get(5)?,
+            payload: row.try_get(6)?,
+            metadata: row.try_get(7)?,
+            hash: row.try_get(8)?,
+            recorded_at: row.try_get(9)?,
+        })
+    }
+
+    /// The event as cqrs-es sees it, brought to its current version.
+    pub fn to_serialized(
+        &self,
+        upcasters: &[Box<dyn EventUpcaster>],
+    ) -> Result<SerializedEvent, StoreError> {
+        let corrupt = |source| StoreError::Corrupt {
+            position: self.position,
+            source,
+        };
+        let event = SerializedEvent {
+            aggregate_id: self.aggregate_id.clone(),
+            sequence: usize::try_from(self.sequence).unwrap_or_default(),
+            aggregate_type: self.aggregate_type.clone(),
+            event_type: self.event_type.clone(),
+            event_version: self.event_version.clone(),
+            payload: serde_json::from_str(&self.payload).map_err(corrupt)?,
+            metadata: serde_json::from_str(&self.metadata).map_err(corrupt)?,
+        };
+        Ok(upcast(event, upcasters))
+    }
+}
+
+pub fn upcast(event: SerializedEvent, upcasters: &[Box<dyn EventUpcaster>]) -> SerializedEvent {
+    upcasters.iter().fold(event, |event, upcaster| {
+        if upcaster.can_upcast(&event.event_type, &event.event_version) {
+            upcaster.upcast(event)
+        } else {
+            event
+        }
+    })
+}
+
+/// One stream's events from `after` on, in order.
+pub async fn stream(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    aggregate_type: &str,
+    aggregate_id: &str,
+    after: i64,
+) -> Result<Vec<StoredEvent>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM events WHERE aggregate_type = ? AND aggregate_id = ? AND sequence > ? ORDER BY sequence"
+    );
+    sqlx::query(dialect.sql(&sql))
+        .bind(aggregate_type.to_owned())
+        .bind(aggregate_id.to_owned())
+        .bind(after)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(StoredEvent::from_row)
+        .collect()
+}
+
+/// Every event in commit (position) order, in pages, so memory stays flat on a large store.
+pub async fn page(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    after_position: i64,
+    limit: i64,
+) -> Result<Vec<StoredEvent>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?");
+    sqlx::query(dialect.sql(&sql))
+        .bind(after_position)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(StoredEvent::from_row)
+        .collect()
+}

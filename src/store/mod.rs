@@ -1,0 +1,98 @@
+//! The event store: cqrs-es's `PersistedEventRepository` on SQLite, MySQL/MariaDB or PostgreSQL
+//! (sqlx `Any`), which also writes the read tables and the outbox in the append transaction.
+
+mod append;
+pub mod chain;
+mod dialect;
+pub mod events;
+pub mod read_model;
+mod repository;
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use cqrs_es::persist::EventUpcaster;
+use sqlx::AnyPool;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{ConnectOptions, Executor};
+
+pub use append::OpenBatchTaken;
+pub use dialect::Dialect;
+pub use events::StoredEvent;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported database URL {0:?}: use sqlite://, mysql:// or postgres://")]
+    UnsupportedUrl(String),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("projection: {0}")]
+    Projection(#[from] projections::ProjectionError),
+    #[error("stored event {position} cannot be read: {source}")]
+    Corrupt {
+        position: i64,
+        source: serde_json::Error,
+    },
+}
+
+/// A handle on the database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    dialect: Dialect,
+    upcasters: Arc<Vec<Box<dyn EventUpcaster>>>,
+}
+
+impl Store {
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let dialect =
+            Dialect::from_url(url).ok_or_else(|| StoreError::UnsupportedUrl(url.to_owned()))?;
+        let mut options = AnyConnectOptions::from_str(url)?;
+        options = options.log_statements(tracing::log::LevelFilter::Trace);
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if dialect == Dialect::Sqlite {
+                        conn.execute("PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 30000; PRAGMA foreign_keys = ON")
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        dialect::tune(&pool, dialect).await?;
+        Ok(Self {
+            pool,
+            dialect,
+            upcasters: Arc::new(aggregates::upcasting::upcasters()),
+        })
+    }
+
+    /// Applies the migrations of this backend.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let migrator = match self.dialect {
+            Dialect::Sqlite => sqlx::migrate!("migrations/sqlite"),
+            Dialect::MySql => sqlx::migrate!("migrations/mysql"),
+            Dialect::Postgres => sqlx::migrate!("migrations/postgres"),
+        };
+        migrator.run(&self.pool).await?;
+        Ok(())
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    pub fn upcasters(&self) -> &[Box<dyn EventUpcaster>] {
+        &self.upcasters
+    }
+}

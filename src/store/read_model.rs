@@ -1,0 +1,129 @@
+//! Reads and writes read-table rows described by `projections::table`, on any backend.
+
+use projections::table::{Kind, Table};
+use projections::{Cell, Row};
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::Query;
+use sqlx::{Any, AnyConnection, Row as _};
+
+use super::Dialect;
+
+/// Binds a cell; a NULL is typed by its column, as PostgreSQL requires.
+fn bind<'q>(
+    query: Query<'q, Any, AnyArguments>,
+    kind: Kind,
+    cell: &Cell,
+) -> Query<'q, Any, AnyArguments> {
+    match (cell, kind) {
+        (Cell::Null, Kind::Int) => query.bind(None::<i64>),
+        (Cell::Null, Kind::Text) => query.bind(None::<String>),
+        (Cell::Int(n), _) => query.bind(*n),
+        (Cell::Text(s), _) => query.bind(s.clone()),
+    }
+}
+
+fn columns(table: &Table) -> String {
+    table
+        .columns
+        .iter()
+        .map(|c| c.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Inserts rows of one table, many per statement.
+pub async fn insert(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    table: &Table,
+    rows: &[&Row],
+) -> Result<(), sqlx::Error> {
+    // Stay under every backend's bind-parameter limit (SQLite: 32766, PostgreSQL: 65535).
+    let per_statement = (30_000 / table.columns.len()).max(1);
+    for chunk in rows.chunks(per_statement) {
+        let one = format!("({})", vec!["?"; table.columns.len()].join(", "));
+        let sql = format!(
+            "INSERT INTO {} ({}) VALUES {}",
+            table.name,
+            columns(table),
+            vec![one.as_str(); chunk.len()].join(", ")
+        );
+        let mut query = sqlx::query(dialect.sql(&sql));
+        for row in chunk {
+            for (column, cell) in table.columns.iter().zip(&row.cells) {
+                query = bind(query, column.kind, cell);
+            }
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Replaces the values of an existing row, found by its key.
+pub async fn update(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    table: &Table,
+    row: &Row,
+) -> Result<(), sqlx::Error> {
+    let set: Vec<String> = table
+        .value_columns()
+        .iter()
+        .map(|c| format!("{} = ?", c.name))
+        .collect();
+    let key: Vec<String> = table
+        .key_columns()
+        .iter()
+        .map(|c| format!("{} = ?", c.name))
+        .collect();
+    let sql = format!(
+        "UPDATE {} SET {} WHERE {}",
+        table.name,
+        set.join(", "),
+        key.join(" AND ")
+    );
+    let mut query = sqlx::query(dialect.sql(&sql));
+    let values = table
+        .value_columns()
+        .iter()
+        .zip(&row.cells[table.key_len..]);
+    let key = table.key_columns().iter().zip(row.key(table));
+    for (column, cell) in values.chain(key) {
+        query = bind(query, column.kind, cell);
+    }
+    query.execute(&mut *conn).await?;
+    Ok(())
+}
+
+fn decode(table: &Table, row: &AnyRow) -> Result<Row, sqlx::Error> {
+    let cells = table
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, column)| {
+            Ok(match column.kind {
+                Kind::Int => row.try_get::<Option<i64>, _>(i)?.into(),
+                Kind::Text => row.try_get::<Option<String>, _>(i)?.into(),
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
+    Ok(Row {
+        table: table.name,
+        cells,
+    })
+}
+
+/// Every row of a table, sorted by key.
+pub async fn select_all(conn: &mut AnyConnection, table: &Table) -> Result<Vec<Row>, sqlx::Error> {
+    let keys: Vec<&str> = table.key_columns().iter().map(|c| c.name).collect();
+    let sql = format!(
+        "SELECT {} FROM {} ORDER BY {}",
+        columns(table),
+        table.name,
+        keys.join(", ")
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(|r| decode(table, r)).collect()
+}
