@@ -281,12 +281,12 @@ impl BatchView {
                 batch.failure_code = None;
                 batch.attempt = e.attempt;
                 batch.current_job_id = Some(e.job_id.to_string());
-                if let Some(previous) = self.jobs.last_mut() {
-                    if previous.completed_at.is_none() {
-                        previous.status = "FAILED";
-                        previous.completed_at = Some(at.clone());
-                        previous.last_seq = seq;
-                    }
+                if let Some(previous) = self.jobs.last_mut()
+                    && previous.completed_at.is_none()
+                {
+                    previous.status = "FAILED";
+                    previous.completed_at = Some(at.clone());
+                    previous.last_seq = seq;
                 }
                 for asset in &mut self.assets {
                     if e.assets.iter().any(|c| c.as_str() == asset.client_id) {
@@ -371,6 +371,14 @@ impl BatchView {
                 batch.status = "FAILED";
                 batch.status_message = Some(e.message.clone());
                 batch.failure_code = Some(e.code.clone());
+                // Assets the failed job never reported fail with the batch's reason.
+                let unfinished = |a: &&mut AssetRow| matches!(a.status, "UPLOADED" | "PROCESSING");
+                for asset in self.assets.iter_mut().filter(unfinished) {
+                    asset.status = "FAILED";
+                    asset.error_code = Some(e.code.clone());
+                    asset.error_message = Some(e.message.clone());
+                    touch(asset);
+                }
                 if e.job_id.is_some() {
                     finish_job(&mut self.jobs, "FAILED", &at, seq);
                 }

@@ -32,7 +32,7 @@ pub enum ProjectionError {
 /// The read-model rows of one aggregate instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum View {
-    Batch(BatchView),
+    Batch(Box<BatchView>),
     Listing(ListingView),
 }
 
@@ -40,7 +40,7 @@ impl View {
     /// The empty view for an aggregate type.
     pub fn new(aggregate_type: &str) -> Result<Self, ProjectionError> {
         match aggregate_type {
-            MediaBatch::TYPE => Ok(Self::Batch(BatchView::default())),
+            MediaBatch::TYPE => Ok(Self::Batch(Box::default())),
             Listing::TYPE => Ok(Self::Listing(ListingView::default())),
             other => Err(ProjectionError::UnknownAggregate(other.to_owned())),
         }

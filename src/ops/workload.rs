@@ -18,7 +18,7 @@ impl Rng {
     pub fn new(seed: u64) -> Self {
         Self(seed)
     }
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -26,7 +26,7 @@ impl Rng {
         z ^ (z >> 31)
     }
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+        self.next_u64() % n.max(1)
     }
     pub fn chance(&mut self, percent: u64) -> bool {
         self.below(100) < percent
@@ -120,7 +120,7 @@ impl<'e> Workload<'e> {
         let actor = Actor {
             user_id: Some(self.rng.below(5) + 1),
             role: "photographer".into(),
-            request_id: Some(format!("req-{}", self.rng.next() % 1_000_000)),
+            request_id: Some(format!("req-{}", self.rng.next_u64() % 1_000_000)),
         };
         let now = Utc::now();
         if roll < 12 {

@@ -1,0 +1,515 @@
+//! Tests every backend must pass. Each takes the server to run against (see `fresh_store`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use aggregates::*;
+use chrono::{Duration, Utc};
+use indicatif::ProgressBar;
+use toq_media::engine::{Actor, CommandError, Engine};
+use toq_media::ops::{audit, rebuild, verify, workload};
+use toq_media::store::Store;
+
+use super::{fresh_engine, fresh_store};
+
+fn quiet() -> ProgressBar {
+    ProgressBar::hidden()
+}
+
+fn actor() -> Actor {
+    Actor {
+        user_id: Some(7),
+        role: "photographer".into(),
+        request_id: Some("req-1".into()),
+    }
+}
+
+pub async fn count(store: &Store, sql: &str) -> i64 {
+    sqlx::query_scalar(store.dialect().sql(sql))
+        .fetch_one(store.pool())
+        .await
+        .expect(sql)
+}
+
+async fn sync(engine: &Engine, listing: u64, status: &str) -> ListingId {
+    let id = ListingId::parse(listing).unwrap();
+    let facts = ListingFacts {
+        status: ListingStatus::parse(status).unwrap(),
+        owner_user_id: 12,
+        photographer_user_id: Some(7),
+        project_media: false,
+    };
+    engine
+        .listing(
+            id,
+            ListingCommand::Sync {
+                listing_id: id,
+                facts,
+                now: Utc::now(),
+            },
+            &actor(),
+        )
+        .await
+        .unwrap();
+    id
+}
+
+fn request(batch_id: BatchId, listing: ListingId, status: &str, files: usize) -> MediaBatchCommand {
+    MediaBatchCommand::RequestUploads(RequestUploads {
+        batch_id,
+        listing_id: listing,
+        listing_status: ListingStatus::parse(status).unwrap(),
+        manifest: Manifest::parse(&workload::manifest(files), &Limits::default()).unwrap(),
+        upload_ttl: Duration::minutes(15),
+        now: Utc::now(),
+    })
+}
+
+async fn assert_consistent(store: &Store) {
+    let report = verify::verify(store, &quiet()).await.unwrap();
+    assert!(
+        report.differences.is_empty(),
+        "live tables differ from a rebuild:\n{}",
+        report.differences.join("\n")
+    );
+    assert!(
+        report.events > 0 && report.rows > 0,
+        "the check had nothing to compare"
+    );
+    let audited = audit::verify(store, &quiet()).await.unwrap();
+    assert!(audited.broken.is_none(), "{:?}", audited.broken);
+    // Every job has exactly its one outbox message, none twice.
+    let jobs = count(store, "SELECT COUNT(*) FROM media_jobs").await;
+    let messages = count(
+        store,
+        "SELECT COUNT(*) FROM outbox WHERE topic = 'processing.job'",
+    )
+    .await;
+    assert_eq!(jobs, messages, "each committed job has one outbox row");
+    let ready_left = count(
+        store,
+        "SELECT COUNT(*) FROM outbox WHERE topic = 'listing.media_ready'",
+    )
+    .await;
+    assert_eq!(ready_left, 0, "every READY batch's listing was settled");
+}
+
+/// N concurrent creates for one listing: exactly one batch.
+pub async fn concurrent_creates_make_one_batch(server: &str, n: usize) {
+    let engine = Arc::new(fresh_engine(server).await);
+    let listing = sync(&engine, 42, "PENDING_PHOTO_PROCESSING").await;
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let engine = engine.clone();
+            tokio::spawn(async move {
+                let id = BatchId::generate();
+                engine
+                    .batch(
+                        id,
+                        request(id, listing, "PENDING_PHOTO_PROCESSING", 3),
+                        &actor(),
+                    )
+                    .await
+            })
+        })
+        .collect();
+    let mut created = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(()) => created += 1,
+            Err(CommandError::OpenBatchExists { listing_id }) => assert_eq!(listing_id, 42),
+            Err(other) => panic!("unexpected: {other}"),
+        }
+    }
+    assert_eq!(created, 1);
+    let store = engine.store();
+    assert_eq!(
+        count(
+            store,
+            "SELECT COUNT(*) FROM media_batches WHERE listing_id = 42"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            store,
+            "SELECT COUNT(*) FROM events WHERE aggregate_type = 'MediaBatch'"
+        )
+        .await,
+        1,
+        "refused creates left no event"
+    );
+    assert_consistent(store).await;
+}
+
+/// A seeded workload of valid and invalid commands: live rows equal a rebuild, chains intact.
+pub async fn workload_rows_equal_a_rebuild(server: &str, seed: u64, steps: u64) {
+    let engine = fresh_engine(server).await;
+    let mut w = workload::Workload::resume(&engine, seed, 6).await.unwrap();
+    let stats = w.run(steps, &quiet()).await.unwrap();
+    assert!(
+        stats.accepted > 0 && stats.refused > 0,
+        "{stats:?}: the workload must mix valid and invalid commands"
+    );
+    assert_consistent(engine.store()).await;
+    let rebuilt = rebuild::rebuild(engine.store(), &projections::TABLES, &quiet())
+        .await
+        .unwrap();
+    assert!(rebuilt.rows > 0);
+    assert_consistent(engine.store()).await;
+}
+
+/// The whole path: READY moves the listing to owner approval and publishes the change.
+pub async fn ready_batch_moves_listing_to_owner_approval(server: &str) {
+    let engine = fresh_engine(server).await;
+    let listing = sync(&engine, 5, "PENDING_PHOTO_PROCESSING").await;
+    let id = BatchId::generate();
+    engine
+        .batch(
+            id,
+            request(id, listing, "PENDING_PHOTO_PROCESSING", 2),
+            &actor(),
+        )
+        .await
+        .unwrap();
+    let batch = engine.batch_state(id).await.unwrap().batch.unwrap();
+    let stored = batch
+        .assets
+        .iter()
+        .map(|a| {
+            (
+                a.file.file.client_id.clone(),
+                Some(StoredObject {
+                    bytes: a.file.file.bytes,
+                    checksum: a.file.file.checksum,
+                }),
+            )
+        })
+        .collect();
+    let files = batch
+        .assets
+        .iter()
+        .map(|a| RawConfirmedFile {
+            client_id: Some(a.file.file.client_id.to_string()),
+            ..Default::default()
+        })
+        .collect();
+    let job_id = JobId::generate();
+    let confirm = ConfirmUploads {
+        files,
+        stored,
+        job_id,
+        grace: Duration::hours(24),
+        now: Utc::now(),
+    };
+    engine
+        .batch(id, MediaBatchCommand::ConfirmUploads(confirm), &actor())
+        .await
+        .unwrap();
+    let outputs = batch
+        .assets
+        .iter()
+        .map(|a| AssetOutput {
+            client_id: a.file.file.client_id.to_string(),
+            renditions: BTreeMap::from([(
+                "large".to_owned(),
+                format!("5/processed/photo/{id}/1/large/x.jpg"),
+            )]),
+            width: Some(1920),
+            height: Some(1080),
+            ..Default::default()
+        })
+        .collect();
+    let result = RecordResult {
+        job_id,
+        attempt: 1,
+        status: ResultStatus::Succeeded,
+        outputs,
+        failure_reason: None,
+        now: Utc::now(),
+    };
+    engine
+        .batch(
+            id,
+            MediaBatchCommand::RecordResult(result.clone()),
+            &actor(),
+        )
+        .await
+        .unwrap();
+    // The same result again changes nothing.
+    let events_before = count(engine.store(), "SELECT COUNT(*) FROM events").await;
+    engine
+        .batch(id, MediaBatchCommand::RecordResult(result), &actor())
+        .await
+        .unwrap();
+    assert_eq!(
+        count(engine.store(), "SELECT COUNT(*) FROM events").await,
+        events_before
+    );
+
+    assert_eq!(engine.settle_ready_batches().await.unwrap(), 1);
+    let store = engine.store();
+    assert_eq!(
+        engine
+            .listing_status(listing)
+            .await
+            .unwrap()
+            .unwrap()
+            .as_str(),
+        "PENDING_OWNER_APPROVAL"
+    );
+    assert_eq!(
+        count(
+            store,
+            "SELECT COUNT(*) FROM media_batches WHERE status = 'READY' AND open_listing_id IS NULL"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            store,
+            "SELECT COUNT(*) FROM outbox WHERE topic = 'listing.status_changed'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        engine.settle_ready_batches().await.unwrap(),
+        0,
+        "settled once"
+    );
+    assert_consistent(store).await;
+}
+
+/// Everything a store holds, to prove that a refused command wrote nothing.
+async fn snapshot(store: &Store) -> Vec<i64> {
+    let mut counts = Vec::new();
+    for table in [
+        "events",
+        "outbox",
+        "media_batches",
+        "media_assets",
+        "media_jobs",
+        "listings",
+    ] {
+        counts.push(count(store, &format!("SELECT COUNT(*) FROM {table}")).await);
+    }
+    counts.push(
+        count(
+            store,
+            "SELECT COALESCE(MAX(last_seq), 0) FROM media_batches",
+        )
+        .await,
+    );
+    counts
+}
+
+pub async fn refused_commands_change_nothing(server: &str) {
+    let engine = fresh_engine(server).await;
+    let listing = sync(&engine, 9, "PENDING_PHOTO_PROCESSING").await;
+    let id = BatchId::generate();
+    engine
+        .batch(
+            id,
+            request(id, listing, "PENDING_PHOTO_PROCESSING", 2),
+            &actor(),
+        )
+        .await
+        .unwrap();
+    let before = snapshot(engine.store()).await;
+
+    let other = BatchId::generate();
+    let refusals = [
+        (
+            other,
+            request(other, listing, "DRAFT", 1),
+            "LISTING_NOT_AWAITING_MEDIA",
+        ),
+        (
+            other,
+            request(other, listing, "PENDING_PHOTO_PROCESSING", 1),
+            "OPEN_BATCH_EXISTS",
+        ),
+        (
+            id,
+            MediaBatchCommand::ConfirmUploads(ConfirmUploads {
+                files: vec![RawConfirmedFile {
+                    client_id: Some("photo-1".into()),
+                    ..Default::default()
+                }],
+                stored: BTreeMap::new(),
+                job_id: JobId::generate(),
+                grace: Duration::hours(24),
+                now: Utc::now(),
+            }),
+            "VALIDATION_FAILED",
+        ),
+        (
+            id,
+            MediaBatchCommand::Retry(Retry {
+                job_id: JobId::generate(),
+                scope: RetryScope::All,
+                reason: "again".into(),
+                max_attempts: 5,
+                now: Utc::now(),
+            }),
+            "BATCH_NOT_TERMINAL",
+        ),
+        (
+            BatchId::generate(),
+            MediaBatchCommand::Delete(Delete {
+                reason: "x".into(),
+                now: Utc::now(),
+            }),
+            "BATCH_NOT_FOUND",
+        ),
+    ];
+    for (target, command, code) in refusals {
+        let err = engine.batch(target, command, &actor()).await.unwrap_err();
+        let got = match &err {
+            CommandError::Batch(e) => e.code(),
+            CommandError::OpenBatchExists { .. } => "OPEN_BATCH_EXISTS",
+            other => panic!("unexpected {other}"),
+        };
+        assert_eq!(got, code);
+        assert_eq!(
+            snapshot(engine.store()).await,
+            before,
+            "{code} left something behind"
+        );
+    }
+}
+
+/// Changing a stored payload with SQL breaks the chain at exactly that event.
+pub async fn tampering_is_detected(server: &str) {
+    let engine = fresh_engine(server).await;
+    let mut w = workload::Workload::resume(&engine, 3, 4).await.unwrap();
+    w.run(150, &quiet()).await.unwrap();
+    let store = engine.store();
+    assert!(
+        audit::verify(store, &quiet())
+            .await
+            .unwrap()
+            .broken
+            .is_none(),
+        "untouched data passes"
+    );
+    let position: i64 =
+        sqlx::query_scalar("SELECT MIN(position) FROM events WHERE event_type = 'Requested'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    sqlx::query(store.dialect().sql(
+        "UPDATE events SET payload = REPLACE(payload, 'Room 1', 'Room 7') WHERE position = ?",
+    ))
+    .bind(position)
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let broken = audit::verify(store, &quiet())
+        .await
+        .unwrap()
+        .broken
+        .expect("tampering is found");
+    assert_eq!(broken.position, position);
+    assert_eq!(broken.sequence, 1);
+}
+
+/// A `Synced` v1 row, written as an old release did, is read, projected and chained as v2.
+pub async fn old_event_versions_are_upcast(server: &str) {
+    let (store, _) = fresh_store(server).await;
+    let payload = r#"{"Synced":{"listingId":77,"status":"PENDING_PHOTO_PROCESSING","ownerUserId":1,"photographerUserId":2,"at":"2025-01-01T00:00:00Z"}}"#;
+    let hash = toq_media::store::chain::hash(
+        toq_media::store::chain::GENESIS,
+        &toq_media::store::chain::Link {
+            aggregate_type: "Listing",
+            aggregate_id: "77",
+            sequence: 1,
+            event_type: "Synced",
+            event_version: "1",
+            payload,
+            metadata: "{}",
+        },
+    );
+    sqlx::query(store.dialect().sql(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, hash, recorded_at) VALUES ('Listing', '77', 1, 'Synced', '1', ?, '{}', ?, '2025-01-01T00:00:00.000Z')",
+    ))
+    .bind(payload)
+    .bind(hash)
+    .execute(store.pool())
+    .await
+    .unwrap();
+    rebuild::rebuild(&store, &projections::TABLES, &quiet())
+        .await
+        .unwrap();
+    assert_eq!(
+        count(
+            &store,
+            "SELECT project_media FROM listings WHERE listing_id = 77"
+        )
+        .await,
+        0
+    );
+    let engine = Engine::new(store);
+    let listing = ListingId::parse(77).unwrap();
+    let id = BatchId::generate();
+    engine
+        .batch(
+            id,
+            request(id, listing, "PENDING_PHOTO_PROCESSING", 1),
+            &actor(),
+        )
+        .await
+        .unwrap();
+    engine
+        .listing(
+            listing,
+            ListingCommand::MediaReady {
+                batch_id: id,
+                now: Utc::now(),
+            },
+            &actor(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        engine
+            .listing_status(listing)
+            .await
+            .unwrap()
+            .unwrap()
+            .as_str(),
+        "PENDING_OWNER_APPROVAL"
+    );
+    let report = verify::verify(engine.store(), &quiet()).await.unwrap();
+    assert!(report.differences.is_empty(), "{:?}", report.differences);
+    assert!(
+        audit::verify(engine.store(), &quiet())
+            .await
+            .unwrap()
+            .broken
+            .is_none()
+    );
+}
+
+/// Rebuilds while commands keep appending: the live tables still equal a rebuild afterwards.
+pub async fn rebuild_while_appending(server: &str) {
+    let engine = Arc::new(fresh_engine(server).await);
+    let writer = {
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            let mut w = workload::Workload::resume(&engine, 11, 8).await.unwrap();
+            w.run(300, &ProgressBar::hidden()).await.unwrap()
+        })
+    };
+    for _ in 0..4 {
+        rebuild::rebuild(engine.store(), &projections::TABLES, &quiet())
+            .await
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    writer.await.unwrap();
+    assert_consistent(engine.store()).await;
+}
