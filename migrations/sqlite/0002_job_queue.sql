@@ -1,0 +1,16 @@
+-- The embedded durable queue (sqlite): the outbox relay moves messages here in the same database;
+-- consumers receive with a visibility timeout, delete when done; after max receives a message is dead.
+CREATE TABLE job_queue (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue TEXT NOT NULL,
+    message_key TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    attributes TEXT NOT NULL,
+    enqueued_at TEXT NOT NULL,
+    visible_at TEXT NOT NULL,
+    receive_count INTEGER NOT NULL DEFAULT 0,
+    receipt TEXT,
+    dead INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX job_queue_key ON job_queue (queue, message_key);
+CREATE INDEX job_queue_ready ON job_queue (queue, dead, visible_at);
