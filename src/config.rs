@@ -1,31 +1,142 @@
 //! Configuration from `TOQ_MEDIA_*` environment variables; with none set, everything runs
-//! embedded under `./data`.
+//! embedded under `./data`, with secrets generated once and kept there.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use aggregates::Limits;
+use anyhow::Context;
+use chrono::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Secrets {
+    pub jwt: Vec<u8>,
+    pub internal_token: String,
+    pub callback: Vec<u8>,
+    /// Signs the local object store's URLs.
+    pub storage: Vec<u8>,
+}
 
 #[derive(Debug, Clone)]
 pub struct Config {
+    pub bind: String,
+    pub public_url: String,
     pub data_dir: PathBuf,
     pub database_url: String,
+    pub limits: Limits,
+    pub upload_url_ttl: Duration,
+    pub download_url_ttl: Duration,
+    pub max_attempts: u32,
+    pub job_timeout: Duration,
+    pub upload_grace: Duration,
+    /// Owners may upload project media (PROJECT_DOC / PROJECT_RENDER) on listings that allow it.
+    pub owner_project_media: bool,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(format!("TOQ_MEDIA_{name}"))
+        .ok()
+        .filter(|v| !v.is_empty())
+}
+
+fn number<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T>
+where
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    match var(name) {
+        None => Ok(default),
+        Some(v) => v
+            .parse()
+            .with_context(|| format!("TOQ_MEDIA_{name}={v:?} is not a number")),
+    }
+}
+
+fn seconds(name: &str, default: i64) -> anyhow::Result<Duration> {
+    Ok(Duration::seconds(number(name, default)?))
 }
 
 impl Config {
-    pub fn from_env() -> Self {
-        let data_dir = std::env::var_os("TOQ_MEDIA_DATA_DIR")
-            .map_or_else(|| PathBuf::from("data"), PathBuf::from);
-        let database_url = std::env::var("TOQ_MEDIA_DATABASE_URL")
-            .unwrap_or_else(|_| format!("sqlite://{}/toq-media.db?mode=rwc", data_dir.display()));
-        Self {
+    pub fn from_env() -> anyhow::Result<Self> {
+        let data_dir = var("DATA_DIR").map_or_else(|| PathBuf::from("data"), PathBuf::from);
+        let bind = var("BIND").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+        let public_url = var("PUBLIC_URL").unwrap_or_else(|| format!("http://{bind}"));
+        let database_url = var("DATABASE_URL")
+            .unwrap_or_else(|| format!("sqlite://{}/toq-media.db?mode=rwc", data_dir.display()));
+        let defaults = Limits::default();
+        Ok(Self {
+            limits: Limits {
+                max_files_per_batch: number("MAX_FILES_PER_BATCH", defaults.max_files_per_batch)?,
+                max_file_bytes: number("MAX_FILE_BYTES", defaults.max_file_bytes)?,
+                max_total_bytes: number("MAX_TOTAL_BYTES", defaults.max_total_bytes)?,
+                allowed_content_types: defaults.allowed_content_types,
+            },
+            upload_url_ttl: seconds("UPLOAD_URL_TTL_SECONDS", 900)?,
+            download_url_ttl: seconds("DOWNLOAD_URL_TTL_SECONDS", 3600)?,
+            max_attempts: number("MAX_ATTEMPTS", 5)?,
+            job_timeout: seconds("JOB_TIMEOUT_SECONDS", 1800)?,
+            upload_grace: seconds("UPLOAD_GRACE_SECONDS", 86_400)?,
+            owner_project_media: var("OWNER_PROJECT_MEDIA").is_none_or(|v| v != "false"),
+            bind,
+            public_url: public_url.trim_end_matches('/').to_owned(),
             data_dir,
             database_url,
-        }
+        })
     }
 
-    /// Creates the data directory when the embedded SQLite database lives there.
+    /// Creates the data directory when the embedded database or object store lives there.
     pub fn prepare(&self) -> std::io::Result<()> {
-        if self.database_url.starts_with("sqlite:") {
-            std::fs::create_dir_all(&self.data_dir)?;
-        }
-        Ok(())
+        std::fs::create_dir_all(&self.data_dir)
     }
+
+    pub fn objects_dir(&self) -> PathBuf {
+        self.data_dir.join("objects")
+    }
+
+    /// Secrets from the environment, or generated once into `<data dir>/secrets.json` (0600).
+    pub fn secrets(&self) -> anyhow::Result<Secrets> {
+        let path = self.data_dir.join("secrets.json");
+        let mut stored = load_or_create(&path)?;
+        let take =
+            |name: &str, key: &str, stored: &mut serde_json::Map<String, serde_json::Value>| {
+                var(name).unwrap_or_else(|| {
+                    stored
+                        .get(key)
+                        .and_then(|v| v.as_str())
+                        .map(str::to_owned)
+                        .unwrap_or_default()
+                })
+            };
+        Ok(Secrets {
+            jwt: take("JWT_SECRET", "jwt", &mut stored).into_bytes(),
+            internal_token: take("INTERNAL_TOKEN", "internal_token", &mut stored),
+            callback: take("CALLBACK_SECRET", "callback", &mut stored).into_bytes(),
+            storage: take("STORAGE_SECRET", "storage", &mut stored).into_bytes(),
+        })
+    }
+}
+
+fn random_hex() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    Ok(hex::encode(bytes))
+}
+
+fn load_or_create(path: &Path) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+    if let Ok(text) = std::fs::read_to_string(path) {
+        return serde_json::from_str(&text)
+            .with_context(|| format!("{} is not valid JSON", path.display()));
+    }
+    let mut map = serde_json::Map::new();
+    for key in ["jwt", "internal_token", "callback", "storage"] {
+        map.insert(key.to_owned(), random_hex()?.into());
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, serde_json::to_string_pretty(&map)?)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(map)
 }

@@ -1,7 +1,14 @@
 //! toq-media: the service around the `aggregates` and `projections` crates — event store
 //! backends, command engine, operator tools and CLI.
 
+pub mod auth;
 pub mod config;
 pub mod engine;
+pub mod http;
 pub mod ops;
+pub mod queries;
+pub mod queue;
+pub mod reconciler;
+pub mod startup;
+pub mod storage;
 pub mod store;

@@ -6,9 +6,11 @@ use aggregates::BatchId;
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
+use toq_media::auth::{Caller, Role, jwt};
 use toq_media::config::Config;
 use toq_media::engine::Engine;
 use toq_media::ops::{audit, history, progress, rebuild, verify, workload};
+use toq_media::startup;
 use toq_media::store::Store;
 
 #[derive(Parser)]
@@ -19,11 +21,29 @@ use toq_media::store::Store;
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the API, the local object store, the outbox relay and the reconciler (the default).
+    Serve,
+    /// Print a development JWT signed with the configured secret.
+    Token {
+        #[arg(long)]
+        user: u64,
+        /// photographer, owner, admin or auditor
+        #[arg(long)]
+        role: String,
+        #[arg(long, default_value_t = 24)]
+        hours: i64,
+    },
+    /// Print a configured secret: `internal` (the platform's registry token) or `callback`
+    /// (the pipeline's HMAC key).
+    Secret {
+        #[arg(value_parser = ["internal", "callback"])]
+        which: String,
+    },
     /// Create or update the database schema.
     Migrate,
     /// Rebuild, verify or count the read tables.
@@ -87,8 +107,7 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn open() -> anyhow::Result<Store> {
-    let config = Config::from_env();
+async fn open(config: &Config) -> anyhow::Result<Store> {
     config.prepare().context("creating the data directory")?;
     let store = Store::connect(&config.database_url, 8)
         .await
@@ -106,8 +125,54 @@ fn redact(url: &str) -> String {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let store = open().await?;
-    match cli.command {
+    let config = Config::from_env()?;
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Token { user, role, hours } = &command {
+        let role = Role::parse(role).with_context(|| {
+            format!("unknown role {role:?}: photographer, owner, admin or auditor")
+        })?;
+        anyhow::ensure!(*user > 0, "--user must be a positive user id");
+        let exp = Utc::now().timestamp() + hours * 3600;
+        println!(
+            "{}",
+            jwt::sign(
+                Caller {
+                    user_id: *user,
+                    role
+                },
+                exp,
+                &config.secrets()?.jwt
+            )
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Command::Secret { which } = &command {
+        let secrets = config.secrets()?;
+        match which.as_str() {
+            "internal" => println!("{}", secrets.internal_token),
+            _ => println!("{}", String::from_utf8_lossy(&secrets.callback)),
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let store = open(&config).await?;
+    match command {
+        Command::Token { .. } | Command::Secret { .. } => unreachable!("handled above"),
+        Command::Serve => {
+            let running = startup::start(config.clone(), store).await?;
+            let base = format!(
+                "http://{}",
+                config.bind.replace(":0", &format!(":{}", running.port))
+            );
+            eprintln!(
+                "toq-media listening on {base} ({})",
+                redact(&config.database_url)
+            );
+            eprintln!("  API docs:   {base}/docs");
+            eprintln!("  a token:    toq-media token --user 7 --role photographer");
+            eprintln!("  registry:   toq-media secret internal");
+            running.server.await?;
+            let _ = running.shutdown.send(true);
+        }
         Command::Migrate => println!("migrated ({})", store.dialect().name()),
         Command::Projections(Projections::Rebuild { name }) => {
             let tables: Vec<_> = match name {

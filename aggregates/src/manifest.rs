@@ -9,6 +9,7 @@ use crate::values::{AssetType, Checksum, ClientId, Orientation, Sequence};
 
 /// One broken field: `files[3].checksum` and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldError {
     pub field: String,
     pub message: String,
@@ -56,24 +57,36 @@ impl Default for Limits {
 /// A manifest as a client sent it. Absent fields are `None` so that they are reported as
 /// broken fields (422) rather than as malformed JSON (400).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RawManifest {
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub batch_reference: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub files: Option<Vec<RawFile>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RawFile {
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub client_id: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub asset_type: Option<String>,
     pub orientation: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub filename: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub content_type: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub bytes: Option<u64>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub checksum: Option<String>,
     pub title: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub sequence: Option<i64>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
@@ -376,8 +389,10 @@ fn parse_metadata(
 
 /// One file as confirmed by `uploads/complete`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RawConfirmedFile {
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub client_id: Option<String>,
     pub object_key: Option<String>,
     pub bytes: Option<u64>,

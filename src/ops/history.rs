@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::store::{Store, StoreError};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Actor {
     pub user_id: Option<String>,
@@ -16,7 +16,7 @@ pub struct Actor {
 }
 
 /// One entry, in the shape of API.md §7 plus the batch status after the event.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Entry {
     pub sequence: i64,

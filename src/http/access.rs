@@ -1,0 +1,83 @@
+//! Who may do what (API.md "Who may do what"). A listing or batch the caller may not see is
+//! reported as not found, never as forbidden: no existence leaks.
+
+use aggregates::AssetType;
+
+use crate::auth::{Caller, Role};
+use crate::http::error::ApiError;
+use crate::queries::{self, ListingView};
+use crate::store::Store;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Create, complete, retry or delete a batch.
+    Command,
+    /// Status and downloads.
+    Read,
+}
+
+fn sees(caller: Caller, listing: &ListingView) -> bool {
+    match caller.role {
+        Role::Admin | Role::Auditor => true,
+        Role::Photographer => listing.photographer_user_id == Some(caller.user_id),
+        Role::Owner => listing.owner_user_id == caller.user_id,
+    }
+}
+
+/// The listing, if the caller may see it and act on it this way.
+pub async fn listing(
+    store: &Store,
+    caller: Caller,
+    listing_id: u64,
+    action: Action,
+    owner_project_media: bool,
+) -> Result<ListingView, ApiError> {
+    let listing = queries::listing(store, listing_id)
+        .await
+        .map_err(ApiError::internal)?
+        .filter(|l| sees(caller, l))
+        .ok_or(ApiError::ListingNotFound)?;
+    if action == Action::Command {
+        match caller.role {
+            Role::Auditor => return Err(ApiError::Forbidden("auditors may not change batches")),
+            Role::Owner if !(owner_project_media && listing.project_media) => {
+                return Err(ApiError::Forbidden(
+                    "owners may only upload project media, on listings that allow it",
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(listing)
+}
+
+/// Owners act only on project media (PROJECT_DOC / PROJECT_RENDER).
+pub fn check_asset_types<'a>(
+    caller: Caller,
+    types: impl IntoIterator<Item = &'a str>,
+) -> Result<(), ApiError> {
+    if caller.role != Role::Owner {
+        return Ok(());
+    }
+    let project = |t: &str| AssetType::parse(t).is_ok_and(AssetType::is_project_media);
+    if types.into_iter().all(project) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "owners may only upload PROJECT_DOC and PROJECT_RENDER files",
+        ))
+    }
+}
+
+/// The batch, if it belongs to the listing (already checked visible) and is not deleted.
+pub async fn batch(
+    store: &Store,
+    listing: &ListingView,
+    batch_id: &str,
+) -> Result<queries::BatchView, ApiError> {
+    queries::batch(store, batch_id)
+        .await
+        .map_err(ApiError::internal)?
+        .filter(|b| b.listing_id == listing.listing_identity_id)
+        .ok_or(ApiError::BatchNotFound)
+}

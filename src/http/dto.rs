@@ -1,0 +1,462 @@
+//! The request and response bodies of every route (API.md), defined once: the handlers read and
+//! write these types and `openapi.rs` describes the same types, so code and document cannot drift.
+//!
+//! Request fields are `Option`s so that every missing or broken field is reported in one 422
+//! (`VALIDATION_FAILED`) instead of a 400 for the first one; `#[schema(required)]` marks what
+//! the contract requires. Responses that used to be `json!` bodies keep their fields in
+//! alphabetical order, the order `json!` wrote them in, so their bytes did not change.
+
+use std::collections::BTreeMap;
+
+use aggregates::{RawConfirmedFile, RawManifest};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::ops::history::Entry;
+
+/// Every non-2xx body (API.md, Conventions).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"code": 422, "error": "VALIDATION_FAILED", "message": "1 field(s) are invalid",
+    "details": {"errors": [{"field": "files[3].checksum", "message": "must be 64 hex characters or base64 of 32 bytes"}]}}))]
+pub struct ErrorBody {
+    /// The HTTP status again.
+    pub code: u16,
+    /// `{"errors": [FieldError]}` for `VALIDATION_FAILED`; `{"files": [{clientId, problem,
+    /// expectedBytes, actualBytes}]}` for `UPLOAD_MISMATCH`; `{"batchId"}` for
+    /// `OPEN_BATCH_EXISTS`; otherwise `{}`.
+    #[schema(value_type = Object)]
+    pub details: Value,
+    /// The stable machine code, e.g. `VALIDATION_FAILED`.
+    pub error: &'static str,
+    pub message: String,
+}
+
+// ---- POST /uploads ----
+
+/// A new batch: the listing and the manifest of its files.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"listingIdentityId": 123, "batchReference": "2025-11-11T14:00Z-slot-123",
+    "files": [{"clientId": "photo-1", "assetType": "PHOTO_HORIZONTAL", "orientation": "HORIZONTAL",
+        "filename": "IMG_2907.jpg", "contentType": "image/jpeg", "bytes": 5242880,
+        "checksum": "4ee0c4b2e3f1a0d9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5", "title": "Sala social",
+        "sequence": 1, "metadata": {"room": "living"}}]}))]
+pub struct CreateBatchRequest {
+    #[schema(required = true, minimum = 1)]
+    pub listing_identity_id: Option<u64>,
+    #[serde(flatten)]
+    pub manifest: RawManifest,
+}
+
+/// The batch and one signed upload per file.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"listingIdentityId": 123, "batchId": "0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b",
+    "status": "PENDING_UPLOAD", "uploadUrlTtlSeconds": 900, "expiresAt": "2025-11-11T14:15:00.000Z",
+    "files": [{"clientId": "photo-1", "sequence": 1,
+        "objectKey": "123/raw/photo/horizontal/0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b/01-photo-1-IMG_2907.jpg",
+        "uploadUrl": "https://media.example/storage/123/raw/photo/horizontal/0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b/01-photo-1-IMG_2907.jpg?X-Toq-Expires=1762870500&X-Toq-Signature=9f2c...",
+        "method": "PUT",
+        "headers": {"Content-Type": "image/jpeg", "Content-Length": "5242880",
+            "x-amz-checksum-sha256": "TuDEsuPxoNnIt6b15NPCsaD56NfGtaTz4tHAuaj35tU="}}]}))]
+pub struct BatchCreated {
+    pub listing_identity_id: u64,
+    pub batch_id: String,
+    pub status: &'static str,
+    pub upload_url_ttl_seconds: i64,
+    /// When the signed URLs expire.
+    pub expires_at: String,
+    pub files: Vec<UploadTicket>,
+}
+
+/// How to upload one file: the signed URL binds method, key, content type, length and checksum.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadTicket {
+    pub client_id: String,
+    pub sequence: u32,
+    pub object_key: String,
+    pub upload_url: String,
+    pub method: &'static str,
+    /// Send exactly these headers with the upload.
+    pub headers: BTreeMap<String, String>,
+}
+
+// ---- POST /uploads/complete ----
+
+/// Confirms the uploads: each `clientId` of the manifest exactly once.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"listingIdentityId": 123, "batchId": "0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b",
+    "files": [{"clientId": "photo-1",
+        "objectKey": "123/raw/photo/horizontal/0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b/01-photo-1-IMG_2907.jpg",
+        "bytes": 5242880, "checksum": "4ee0c4b2e3f1a0d9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5",
+        "etag": "\"4ee0c4b2\""}]}))]
+pub struct CompleteRequest {
+    #[schema(required = true, minimum = 1)]
+    pub listing_identity_id: Option<u64>,
+    #[schema(required = true)]
+    pub batch_id: Option<String>,
+    #[schema(required = true)]
+    pub files: Option<Vec<RawConfirmedFile>>,
+}
+
+/// The uploads matched the manifest; processing is queued.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"listingIdentityId": 123, "batchId": "0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b",
+    "jobId": "0193a5b3-1a2b-7c3d-8e4f-5a6b7c8d9e0f", "status": "RECEIVED", "estimatedDurationSeconds": 132}))]
+pub struct UploadsReceived {
+    pub listing_identity_id: u64,
+    pub batch_id: String,
+    pub job_id: String,
+    pub status: &'static str,
+    /// Derived from the files' count and size.
+    pub estimated_duration_seconds: u64,
+}
+
+// ---- POST /uploads/retry ----
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"listingIdentityId": 123, "batchId": "0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b",
+    "reason": "renditions were too dark", "scope": "ALL"}))]
+pub struct RetryRequest {
+    #[schema(required = true, minimum = 1)]
+    pub listing_identity_id: Option<u64>,
+    #[schema(required = true)]
+    pub batch_id: Option<String>,
+    /// 1–500 characters.
+    #[schema(required = true)]
+    pub reason: Option<String>,
+    /// `FAILED_ONLY` (default) or `ALL`; on a READY batch only `ALL` reprocesses anything.
+    pub scope: Option<String>,
+}
+
+/// A new attempt is queued.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"listingIdentityId": 123, "batchId": "0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b",
+    "jobId": "0193a5c0-0b1c-7d2e-9f3a-4b5c6d7e8f90", "attempt": 2, "status": "RECEIVED"}))]
+pub struct RetryAccepted {
+    pub listing_identity_id: u64,
+    pub batch_id: String,
+    pub job_id: String,
+    pub attempt: u32,
+    pub status: &'static str,
+}
+
+// ---- POST /status ----
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"listingIdentityId": 123, "batchId": "0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b"}))]
+pub struct StatusRequest {
+    #[schema(required = true, minimum = 1)]
+    pub listing_identity_id: Option<u64>,
+    #[schema(required = true)]
+    pub batch_id: Option<String>,
+}
+
+/// A batch, its current job and its assets sorted by `sequence`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"listingIdentityId": 123, "batchId": "0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b",
+    "batchReference": "2025-11-11T14:00Z-slot-123", "status": "PROCESSING", "statusMessage": null,
+    "failureCode": null, "attempt": 1, "createdAt": "2025-11-11T14:00:05.120Z",
+    "updatedAt": "2025-11-11T14:03:40.002Z", "uploadExpiresAt": "2025-11-11T14:15:05.120Z",
+    "progress": {"total": 60, "processed": 42, "failed": 1},
+    "job": {"jobId": "0193a5b3-1a2b-7c3d-8e4f-5a6b7c8d9e0f", "status": "RUNNING",
+        "createdAt": "2025-11-11T14:02:10.400Z", "startedAt": "2025-11-11T14:02:11.000Z", "completedAt": null},
+    "assets": [{"clientId": "photo-1", "sequence": 1, "title": "Sala social", "assetType": "PHOTO_HORIZONTAL",
+        "status": "PROCESSED",
+        "rawObjectKey": "123/raw/photo/horizontal/0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b/01-photo-1-IMG_2907.jpg",
+        "renditions": {"thumbnail": "123/thumbnail/0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b/01-photo-1.jpg",
+            "large": "123/large/0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b/01-photo-1.jpg"},
+        "width": 4032, "height": 3024, "errorCode": null, "errorMessage": null, "metadata": {"room": "living"}}]}))]
+pub struct BatchStatus {
+    pub assets: Vec<AssetStatus>,
+    /// The processing attempt (0 before the uploads are confirmed).
+    pub attempt: u32,
+    pub batch_id: String,
+    pub batch_reference: String,
+    pub created_at: String,
+    /// Why a FAILED batch failed, e.g. `UPLOAD_EXPIRED`, `JOB_TIMEOUT`.
+    pub failure_code: Option<String>,
+    pub job: Option<JobStatus>,
+    pub listing_identity_id: u64,
+    pub progress: Progress,
+    /// `PENDING_UPLOAD`, `RECEIVED`, `PROCESSING`, `READY` or `FAILED`.
+    pub status: String,
+    pub status_message: Option<String>,
+    pub updated_at: String,
+    pub upload_expires_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Progress {
+    pub failed: usize,
+    pub processed: usize,
+    pub total: usize,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobStatus {
+    pub completed_at: Option<String>,
+    pub created_at: String,
+    pub job_id: String,
+    pub started_at: Option<String>,
+    /// `PENDING`, `RUNNING`, `SUCCEEDED` or `FAILED`.
+    pub status: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AssetStatus {
+    pub asset_type: String,
+    pub client_id: String,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub height: Option<u32>,
+    pub metadata: BTreeMap<String, String>,
+    pub raw_object_key: String,
+    /// Object keys by size: `thumbnail`, `small`, `medium`, `large`.
+    pub renditions: BTreeMap<String, String>,
+    pub sequence: u32,
+    /// `PENDING_UPLOAD`, `UPLOADED`, `PROCESSING`, `PROCESSED` or `FAILED`.
+    pub status: String,
+    pub title: Option<String>,
+    pub width: Option<u32>,
+}
+
+// ---- POST /downloads ----
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"listingIdentityId": 123, "batchId": "0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b",
+    "resolution": "large"}))]
+pub struct DownloadsRequest {
+    #[schema(required = true, minimum = 1)]
+    pub listing_identity_id: Option<u64>,
+    /// Without it, the listing's newest READY batch.
+    pub batch_id: Option<String>,
+    /// `thumbnail`, `small`, `medium`, `large` (default) or `original`.
+    pub resolution: Option<String>,
+}
+
+/// Signed GET URLs for a READY batch.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"listingIdentityId": 123, "batchId": "0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b",
+    "generatedAt": "2025-11-11T15:00:00.000Z", "ttlSeconds": 3600,
+    "downloads": [{"clientId": "photo-1", "sequence": 1, "assetType": "PHOTO_HORIZONTAL", "title": "Sala social",
+        "resolution": "large",
+        "url": "https://media.example/storage/123/large/0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b/01-photo-1.jpg?X-Toq-Expires=1762876800&X-Toq-Signature=5d1e...",
+        "expiresAt": "2025-11-11T16:00:00.000Z",
+        "previewUrl": "https://media.example/storage/123/thumbnail/0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b/01-photo-1.jpg?X-Toq-Expires=1762876800&X-Toq-Signature=77ab...",
+        "width": 4032, "height": 3024, "metadata": {"room": "living"}}]}))]
+pub struct Downloads {
+    pub batch_id: String,
+    pub downloads: Vec<Download>,
+    pub generated_at: String,
+    pub listing_identity_id: u64,
+    pub ttl_seconds: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Download {
+    pub asset_type: String,
+    pub client_id: String,
+    pub expires_at: String,
+    pub height: Option<u32>,
+    pub metadata: BTreeMap<String, String>,
+    /// The thumbnail's signed URL.
+    pub preview_url: Option<String>,
+    pub resolution: String,
+    pub sequence: u32,
+    pub title: Option<String>,
+    pub url: String,
+    pub width: Option<u32>,
+}
+
+// ---- POST /batches/delete ----
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"listingIdentityId": 123, "batchId": "0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b",
+    "reason": "uploaded to the wrong listing"}))]
+pub struct DeleteRequest {
+    #[schema(required = true, minimum = 1)]
+    pub listing_identity_id: Option<u64>,
+    #[schema(required = true)]
+    pub batch_id: Option<String>,
+    /// 1–500 characters.
+    #[schema(required = true)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"batchId": "0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b", "deleted": true,
+    "listingIdentityId": 123}))]
+pub struct BatchDeleted {
+    pub batch_id: String,
+    pub deleted: bool,
+    pub listing_identity_id: u64,
+}
+
+// ---- GET /batches/{batch_id}/events ----
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct EventsQuery {
+    /// RFC 3339: only the events up to this moment, and the batch as it stood then.
+    #[param(format = DateTime)]
+    pub as_of: Option<String>,
+}
+
+/// Every event of the batch in order, and the state they lead to.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"asOf": null, "batchId": "0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b", "deleted": false,
+    "status": "PENDING_UPLOAD",
+    "events": [{"sequence": 1, "type": "Requested", "version": "1", "occurredAt": "2025-11-11T14:00:05.120Z",
+        "actor": {"userId": "7", "role": "photographer"}, "requestId": "0193a5b2-7c3a-7000-8000-000000000001",
+        "statusAfter": "PENDING_UPLOAD",
+        "payload": {"Requested": {"batchId": "0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b", "listingId": 123,
+            "batchReference": "2025-11-11T14:00Z-slot-123", "files": []}}}]}))]
+pub struct BatchEvents {
+    pub as_of: Option<DateTime<Utc>>,
+    pub batch_id: String,
+    pub deleted: bool,
+    pub events: Vec<Entry>,
+    /// The batch status after the last listed event; null when there is none.
+    pub status: Option<&'static str>,
+}
+
+// ---- PUT /internal/listings/{listing_id} ----
+
+/// The platform's facts about a listing.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"status": "PENDING_PHOTO_PROCESSING", "ownerUserId": 12, "photographerUserId": 7,
+    "projectMedia": false}))]
+pub struct ListingRequest {
+    /// The platform's listing status by name, e.g. `PENDING_PHOTO_PROCESSING`.
+    #[schema(required = true)]
+    pub status: Option<String>,
+    #[schema(required = true, minimum = 1)]
+    pub owner_user_id: Option<u64>,
+    #[schema(minimum = 1)]
+    pub photographer_user_id: Option<u64>,
+    /// Whether the owner may upload project media (default false).
+    pub project_media: Option<bool>,
+}
+
+// ---- GET /internal/cleanup/candidates ----
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CleanupQuery {
+    /// RFC 3339; batches last changed before it (default: now).
+    #[param(format = DateTime)]
+    pub before: Option<String>,
+    /// 1–1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"before": "2025-11-12T00:00:00.000Z", "candidates": [{
+    "batchId": "0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b", "listingIdentityId": 123, "status": "FAILED",
+    "reason": "UPLOAD_EXPIRED", "updatedAt": "2025-11-11T14:40:00.000Z",
+    "objectKeys": ["123/raw/photo/horizontal/0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b/01-photo-1-IMG_2907.jpg"]}]}))]
+pub struct CleanupCandidates {
+    pub before: String,
+    pub candidates: Vec<CleanupCandidate>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CleanupCandidate {
+    pub batch_id: String,
+    pub listing_identity_id: u64,
+    /// Raw and rendition keys.
+    pub object_keys: Vec<String>,
+    /// `DELETED` or `UPLOAD_EXPIRED`.
+    pub reason: &'static str,
+    pub status: String,
+    pub updated_at: String,
+}
+
+// ---- POST /callback ----
+
+/// A processing result (API.md §6), shared by the callback and the results queue.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"jobId": "0193a5b3-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+    "batchId": "0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b", "attempt": 1, "status": "SUCCEEDED",
+    "outputs": [{"clientId": "photo-1",
+        "rawKey": "123/raw/photo/horizontal/0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b/01-photo-1-IMG_2907.jpg",
+        "renditions": {"thumbnail": "123/thumbnail/0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b/01-photo-1.jpg",
+            "large": "123/large/0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b/01-photo-1.jpg"},
+        "width": 4032, "height": 3024}]}))]
+pub struct CallbackBody {
+    pub job_id: String,
+    pub batch_id: String,
+    #[schema(minimum = 1)]
+    pub attempt: u32,
+    /// `RUNNING`, `SUCCEEDED` or `FAILED`.
+    pub status: String,
+    #[serde(default)]
+    pub outputs: Vec<CallbackOutput>,
+    pub failure_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CallbackOutput {
+    pub client_id: String,
+    pub raw_key: Option<String>,
+    /// Object keys by size: `thumbnail`, `small`, `medium`, `large`.
+    #[serde(default)]
+    pub renditions: BTreeMap<String, String>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub duration_millis: Option<u64>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+}
+
+/// The result was recorded, or was a duplicate or for an older attempt and changed nothing.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"status": "accepted"}))]
+pub struct CallbackAccepted {
+    pub status: &'static str,
+}
+
+// ---- /healthz, /readyz ----
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"status": "ok"}))]
+pub struct Health {
+    pub status: &'static str,
+}
+
+/// `ready` with the database and its migration count, or `not ready` with the reason.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"database": "sqlite", "migrations": 2, "status": "ready"}))]
+pub struct Readiness {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub migrations: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub status: &'static str,
+}

@@ -1,0 +1,31 @@
+//! The HTTP API of API.md: one file per route under `routes/`, shared plumbing here.
+
+pub mod access;
+pub mod dto;
+pub mod error;
+pub mod openapi;
+pub mod request;
+pub mod routes;
+
+use std::sync::Arc;
+
+use actix_web::web;
+
+use crate::config::{Config, Secrets};
+use crate::engine::Engine;
+use crate::storage::LocalStore;
+
+/// What every handler may use.
+pub struct AppState {
+    pub engine: Arc<Engine>,
+    pub objects: Arc<LocalStore>,
+    pub config: Config,
+    pub secrets: Secrets,
+}
+
+/// Registers every route of the API and its document (without the storage routes, mounted
+/// beside it).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    routes::configure(cfg);
+    openapi::configure(cfg);
+}

@@ -1,0 +1,118 @@
+//! `POST /callback`: processing results from a pipeline, signed with the callback secret.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use aggregates::{AssetOutput, BatchId, JobId, MediaBatchCommand, RecordResult, ResultStatus};
+use chrono::Utc;
+
+use crate::auth::signature;
+use crate::http::dto::{CallbackAccepted, CallbackBody, ErrorBody};
+use crate::http::error::ApiError;
+use crate::http::{AppState, request};
+
+impl CallbackBody {
+    /// The command this result asks for, or the broken fields.
+    pub fn into_command(self) -> Result<(BatchId, MediaBatchCommand), ApiError> {
+        let mut errors = Vec::new();
+        let batch_id = BatchId::parse(&self.batch_id)
+            .map_err(|e| errors.push(aggregates::FieldError::new("batchId", e.to_string())));
+        let job_id = JobId::parse(&self.job_id)
+            .map_err(|e| errors.push(aggregates::FieldError::new("jobId", e.to_string())));
+        let status = match self.status.as_str() {
+            "RUNNING" => Some(ResultStatus::Running),
+            "SUCCEEDED" => Some(ResultStatus::Succeeded),
+            "FAILED" => Some(ResultStatus::Failed),
+            _ => {
+                errors.push(aggregates::FieldError::new(
+                    "status",
+                    "must be RUNNING, SUCCEEDED or FAILED",
+                ));
+                None
+            }
+        };
+        if self.attempt == 0 {
+            errors.push(aggregates::FieldError::new("attempt", "must be at least 1"));
+        }
+        let (Ok(batch_id), Ok(job_id), Some(status), true) =
+            (batch_id, job_id, status, errors.is_empty())
+        else {
+            return Err(ApiError::Validation(errors));
+        };
+        let outputs = self
+            .outputs
+            .into_iter()
+            .map(|o| AssetOutput {
+                client_id: o.client_id,
+                raw_key: o.raw_key,
+                renditions: o.renditions,
+                width: o.width,
+                height: o.height,
+                duration_millis: o.duration_millis,
+                error_code: o.error_code,
+                error_message: o.error_message,
+            })
+            .collect();
+        let command = MediaBatchCommand::RecordResult(RecordResult {
+            job_id,
+            attempt: self.attempt,
+            status,
+            outputs,
+            failure_reason: self.failure_reason,
+            now: Utc::now(),
+        });
+        Ok((batch_id, command))
+    }
+}
+
+/// Processing results from the pipeline
+///
+/// The signature is verified before the body is parsed. Results for an older attempt, and
+/// duplicates, are acknowledged and change nothing.
+#[utoipa::path(
+    post,
+    path = "/api/v2/listings/media/callback",
+    operation_id = "recordResult",
+    tag = "pipeline",
+    params(
+        ("X-Toq-Timestamp" = String, Header, description = "Unix seconds; within ±300 s of the server's clock", example = "1762870000"),
+        ("X-Toq-Signature" = String, Header,
+            description = "`v1=` and the hex HMAC-SHA256, with the callback secret, of the timestamp, `.` and the raw body",
+            example = "v1=5f1c0a7e9b2d4c6e8f0a1b3c5d7e9f1a3b5c7d9e1f3a5b7c9d1e3f5a7b9c1d3e"),
+    ),
+    request_body = CallbackBody,
+    responses(
+        (status = 200, description = "Recorded, or a duplicate or stale result that changed nothing", body = CallbackAccepted),
+        (status = 400, description = "`INVALID_JSON`", body = ErrorBody),
+        (status = 401, description = "`UNAUTHORIZED`: missing or bad signature, or timestamp outside the window", body = ErrorBody),
+        (status = 404, description = "`BATCH_NOT_FOUND`, `JOB_NOT_FOUND`", body = ErrorBody),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = ErrorBody),
+        (status = 422, description = "`VALIDATION_FAILED`: `jobId`, `batchId`, `attempt` or `status`", body = ErrorBody),
+        (status = 500, description = "`INTERNAL`", body = ErrorBody),
+        (status = 503, description = "`BUSY`", body = ErrorBody),
+    ),
+)]
+pub async fn callback(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    mut body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let raw = request::read(&mut body).await?;
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    signature::verify(
+        &state.secrets.callback,
+        header("X-Toq-Timestamp"),
+        header("X-Toq-Signature"),
+        &raw,
+        Utc::now().timestamp(),
+    )
+    .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
+    let body: CallbackBody =
+        serde_json::from_slice(&raw).map_err(|e| ApiError::InvalidJson(e.to_string()))?;
+    let (batch_id, command) = body.into_command()?;
+    state
+        .engine
+        .batch(batch_id, command, &request::actor(&req, None, "pipeline"))
+        .await?;
+    // Read your writes: a READY batch's listing moves before we answer (the relay also would).
+    state.engine.settle_ready_batches().await?;
+    Ok(HttpResponse::Ok().json(CallbackAccepted { status: "accepted" }))
+}

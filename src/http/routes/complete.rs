@@ -1,0 +1,109 @@
+//! `POST /uploads/complete`: verify every stored upload against the manifest, start processing.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use aggregates::{ClientId, ConfirmUploads, JobId, MediaBatchCommand, ObjectKey};
+use chrono::Utc;
+
+use super::Fields;
+use crate::http::access::{self, Action};
+use crate::http::dto::{CompleteRequest, ErrorBody, UploadsReceived};
+use crate::http::error::ApiError;
+use crate::http::{AppState, request};
+
+/// A rough processing estimate: a fixed start-up, per-file work, and throughput on bytes.
+fn estimate(files: u32, bytes: u64) -> u64 {
+    10 + u64::from(files) * 2 + bytes / (20 * 1024 * 1024)
+}
+
+/// Confirm the uploads and start processing
+///
+/// The confirmed set must equal the manifest. Each stored object must exist with the manifest's
+/// size and SHA-256; on any mismatch the batch stays `PENDING_UPLOAD` so the client can re-upload
+/// and confirm again. The processing job is published through the outbox.
+#[utoipa::path(
+    post,
+    path = "/api/v2/listings/media/uploads/complete",
+    operation_id = "completeUploads",
+    tag = "batches",
+    request_body = CompleteRequest,
+    responses(
+        (status = 202, description = "Processing is queued", body = UploadsReceived),
+        (status = 400, description = "`INVALID_JSON`", body = ErrorBody),
+        (status = 401, description = "`UNAUTHORIZED`", body = ErrorBody),
+        (status = 403, description = "`FORBIDDEN`: auditors; owners outside project media", body = ErrorBody),
+        (status = 404, description = "`LISTING_NOT_FOUND`, `BATCH_NOT_FOUND`", body = ErrorBody),
+        (status = 409, description = "`BATCH_NOT_PENDING_UPLOAD`; `UPLOAD_EXPIRED`; `UPLOAD_MISMATCH` (every bad file in details.files: `MISSING`, `SIZE_MISMATCH`, `CHECKSUM_MISMATCH`)", body = ErrorBody,
+            example = json!({"code": 409, "error": "UPLOAD_MISMATCH", "message": "1 upload(s) do not match the manifest",
+                "details": {"files": [{"clientId": "photo-1", "problem": "SIZE_MISMATCH", "expectedBytes": 5242880, "actualBytes": 5100000}]}})),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = ErrorBody),
+        (status = 422, description = "`VALIDATION_FAILED`: broken fields, unknown, duplicate or unconfirmed `clientId`s", body = ErrorBody),
+        (status = 500, description = "`INTERNAL`", body = ErrorBody),
+        (status = 503, description = "`BUSY`", body = ErrorBody),
+    ),
+    security(("jwt" = [])),
+)]
+pub async fn complete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let caller = request::caller(&req, &state.secrets.jwt)?;
+    let body: CompleteRequest = request::json(body).await?;
+    let mut fields = Fields::default();
+    let listing_id = fields.listing_id(body.listing_identity_id);
+    let batch_id = fields.batch_id(body.batch_id.as_deref());
+    if body.files.as_ref().is_none_or(Vec::is_empty) {
+        fields.push("files", "must confirm every file of the batch");
+    }
+    fields.check()?;
+    let batch_id = batch_id.expect("validated");
+
+    let store = state.engine.store();
+    let listing = access::listing(
+        store,
+        caller,
+        listing_id,
+        Action::Command,
+        state.config.owner_project_media,
+    )
+    .await?;
+    let batch = access::batch(store, &listing, &batch_id.to_string()).await?;
+    let assets = crate::queries::assets(store, &batch.batch_id)
+        .await
+        .map_err(ApiError::internal)?;
+    access::check_asset_types(caller, assets.iter().map(|a| a.asset_type.as_str()))?;
+
+    // What the store holds under each file's key; the aggregate compares it with the manifest.
+    let mut stored = BTreeMap::new();
+    if batch.status == "PENDING_UPLOAD" {
+        for asset in &assets {
+            let key = ObjectKey::parse(&asset.raw_key).map_err(ApiError::internal)?;
+            let object = state.objects.head(&key).await.map_err(ApiError::internal)?;
+            stored.insert(
+                ClientId::parse(&asset.client_id).map_err(ApiError::internal)?,
+                object,
+            );
+        }
+    }
+    let job_id = JobId::generate();
+    let command = MediaBatchCommand::ConfirmUploads(ConfirmUploads {
+        files: body.files.unwrap_or_default(),
+        stored,
+        job_id,
+        grace: state.config.upload_grace,
+        now: Utc::now(),
+    });
+    state
+        .engine
+        .batch(batch_id, command, &request::actor(&req, Some(caller), ""))
+        .await?;
+    Ok(HttpResponse::Accepted().json(UploadsReceived {
+        listing_identity_id: listing_id,
+        batch_id: batch.batch_id,
+        job_id: job_id.to_string(),
+        status: "RECEIVED",
+        estimated_duration_seconds: estimate(batch.asset_count, batch.total_bytes),
+    }))
+}

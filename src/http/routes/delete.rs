@@ -1,0 +1,82 @@
+//! `POST /batches/delete`: soft delete.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use aggregates::{Delete, MediaBatchCommand};
+use chrono::Utc;
+
+use super::Fields;
+use crate::http::access::{self, Action};
+use crate::http::dto::{BatchDeleted, DeleteRequest, ErrorBody};
+use crate::http::error::ApiError;
+use crate::http::{AppState, request};
+
+/// Soft-delete a batch
+///
+/// The batch disappears from status, downloads and the open-batch check, and stays in the event
+/// history. A batch being processed cannot be deleted.
+#[utoipa::path(
+    post,
+    path = "/api/v2/listings/media/batches/delete",
+    operation_id = "deleteBatch",
+    tag = "batches",
+    request_body = DeleteRequest,
+    responses(
+        (status = 200, description = "The batch is deleted", body = BatchDeleted),
+        (status = 400, description = "`INVALID_JSON`", body = ErrorBody),
+        (status = 401, description = "`UNAUTHORIZED`", body = ErrorBody),
+        (status = 403, description = "`FORBIDDEN`: auditors; owners outside project media", body = ErrorBody),
+        (status = 404, description = "`LISTING_NOT_FOUND`, `BATCH_NOT_FOUND` (also when already deleted)", body = ErrorBody),
+        (status = 409, description = "`BATCH_PROCESSING`", body = ErrorBody),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = ErrorBody),
+        (status = 422, description = "`VALIDATION_FAILED`", body = ErrorBody),
+        (status = 500, description = "`INTERNAL`", body = ErrorBody),
+        (status = 503, description = "`BUSY`", body = ErrorBody),
+    ),
+    security(("jwt" = [])),
+)]
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let caller = request::caller(&req, &state.secrets.jwt)?;
+    let body: DeleteRequest = request::json(body).await?;
+    let mut fields = Fields::default();
+    let listing_id = fields.listing_id(body.listing_identity_id);
+    let batch_id = fields.batch_id(body.batch_id.as_deref());
+    let reason = body.reason.unwrap_or_default();
+    let n = reason.trim().chars().count();
+    if n == 0 || n > 500 {
+        fields.push("reason", "must be 1 to 500 characters");
+    }
+    fields.check()?;
+    let batch_id = batch_id.expect("validated");
+
+    let store = state.engine.store();
+    let listing = access::listing(
+        store,
+        caller,
+        listing_id,
+        Action::Command,
+        state.config.owner_project_media,
+    )
+    .await?;
+    let batch = access::batch(store, &listing, &batch_id.to_string()).await?;
+    let assets = crate::queries::assets(store, &batch.batch_id)
+        .await
+        .map_err(ApiError::internal)?;
+    access::check_asset_types(caller, assets.iter().map(|a| a.asset_type.as_str()))?;
+    let command = MediaBatchCommand::Delete(Delete {
+        reason,
+        now: Utc::now(),
+    });
+    state
+        .engine
+        .batch(batch_id, command, &request::actor(&req, Some(caller), ""))
+        .await?;
+    Ok(HttpResponse::Ok().json(BatchDeleted {
+        batch_id: batch.batch_id,
+        deleted: true,
+        listing_identity_id: listing_id,
+    }))
+}

@@ -1,0 +1,140 @@
+//! `POST /downloads`: signed GET URLs for a READY batch's renditions.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use aggregates::ObjectKey;
+use chrono::Utc;
+
+use super::Fields;
+use crate::http::access::{self, Action};
+use crate::http::dto::{Download, Downloads, DownloadsRequest, ErrorBody};
+use crate::http::error::ApiError;
+use crate::http::{AppState, request};
+use crate::queries;
+
+const RESOLUTIONS: [&str; 5] = ["thumbnail", "small", "medium", "large", "original"];
+
+/// Signed GET URLs for a ready batch
+///
+/// Without `batchId`, the listing's newest READY batch. During a retry, the last complete
+/// renditions stay downloadable.
+#[utoipa::path(
+    post,
+    path = "/api/v2/listings/media/downloads",
+    operation_id = "getDownloads",
+    tag = "batches",
+    request_body = DownloadsRequest,
+    responses(
+        (status = 200, description = "One signed URL per processed asset", body = Downloads),
+        (status = 204, description = "No `batchId` given and the listing has no READY batch"),
+        (status = 400, description = "`INVALID_JSON`", body = ErrorBody),
+        (status = 401, description = "`UNAUTHORIZED`", body = ErrorBody),
+        (status = 404, description = "`LISTING_NOT_FOUND`, `BATCH_NOT_FOUND`", body = ErrorBody),
+        (status = 409, description = "`BATCH_NOT_READY`", body = ErrorBody),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = ErrorBody),
+        (status = 422, description = "`VALIDATION_FAILED`", body = ErrorBody),
+        (status = 500, description = "`INTERNAL`", body = ErrorBody),
+    ),
+    security(("jwt" = [])),
+)]
+pub async fn downloads(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let caller = request::caller(&req, &state.secrets.jwt)?;
+    let body: DownloadsRequest = request::json(body).await?;
+    let mut fields = Fields::default();
+    let listing_id = fields.listing_id(body.listing_identity_id);
+    let batch_id = body.batch_id.as_deref().map(|b| fields.batch_id(Some(b)));
+    let resolution = body.resolution.unwrap_or_else(|| "large".to_owned());
+    if !RESOLUTIONS.contains(&resolution.as_str()) {
+        fields.push(
+            "resolution",
+            format!("must be one of {}", RESOLUTIONS.join(", ")),
+        );
+    }
+    fields.check()?;
+
+    let store = state.engine.store();
+    let listing = access::listing(
+        store,
+        caller,
+        listing_id,
+        Action::Read,
+        state.config.owner_project_media,
+    )
+    .await?;
+    let batch = match batch_id.flatten() {
+        Some(id) => {
+            let batch = access::batch(store, &listing, &id.to_string()).await?;
+            // During a retry the last complete renditions stay downloadable.
+            let retrying = batch.ready_attempt.is_some()
+                && matches!(batch.status.as_str(), "RECEIVED" | "PROCESSING");
+            if batch.status != "READY" && !retrying {
+                return Err(ApiError::BatchNotReady {
+                    status: batch.status,
+                });
+            }
+            batch
+        }
+        None => match queries::newest_ready_batch(store, listing_id)
+            .await
+            .map_err(ApiError::internal)?
+        {
+            Some(b) => b,
+            None => return Ok(HttpResponse::NoContent().finish()),
+        },
+    };
+    let assets = queries::assets(store, &batch.batch_id)
+        .await
+        .map_err(ApiError::internal)?;
+    let now = Utc::now();
+    let ttl = state.config.download_url_ttl;
+    let sign = |key: &str| -> Result<(String, String), ApiError> {
+        let key = ObjectKey::parse(key).map_err(ApiError::internal)?;
+        let (url, expires) = state.objects.presign_get(&key, ttl, now);
+        Ok((url, projections::time::stamp(expires)))
+    };
+    let downloads = assets
+        .iter()
+        .filter(|a| a.status == "PROCESSED" || !a.renditions.is_empty())
+        .map(|a| {
+            let key = if resolution == "original" {
+                Some(&a.raw_key)
+            } else {
+                a.renditions.get(&resolution)
+            };
+            // Videos and documents pass through: their original stands in for every size.
+            let key = key
+                .or_else(|| a.renditions.get("original"))
+                .unwrap_or(&a.raw_key);
+            let (url, expires_at) = sign(key)?;
+            let preview = a
+                .renditions
+                .get("thumbnail")
+                .map(|k| sign(k))
+                .transpose()?
+                .map(|(u, _)| u);
+            Ok(Download {
+                asset_type: a.asset_type.clone(),
+                client_id: a.client_id.clone(),
+                expires_at,
+                height: a.height,
+                metadata: a.metadata.clone(),
+                preview_url: preview,
+                resolution: resolution.clone(),
+                sequence: a.sequence,
+                title: a.title.clone(),
+                url,
+                width: a.width,
+            })
+        })
+        .collect::<Result<_, ApiError>>()?;
+    Ok(HttpResponse::Ok().json(Downloads {
+        batch_id: batch.batch_id,
+        downloads,
+        generated_at: projections::time::stamp(now),
+        listing_identity_id: listing_id,
+        ttl_seconds: ttl.num_seconds(),
+    }))
+}

@@ -1,0 +1,79 @@
+//! `GET /batches/{batchId}/events`: the audit history, optionally as of a moment.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use aggregates::{BatchId, FieldError};
+use chrono::{DateTime, Utc};
+
+use crate::auth::Role;
+use crate::http::dto::{BatchEvents, ErrorBody, EventsQuery};
+use crate::http::error::ApiError;
+use crate::http::{AppState, request};
+use crate::ops::history;
+
+/// A batch's audit history
+///
+/// Every event of the batch in order, with who caused it; with `asOf`, only the events up to
+/// then and the batch state as it stood then. Deleted batches keep their history.
+#[utoipa::path(
+    get,
+    path = "/api/v2/listings/media/batches/{batch_id}/events",
+    operation_id = "getBatchEvents",
+    tag = "audit",
+    params(
+        ("batch_id" = String, Path, description = "The batch id (UUIDv7)"),
+        EventsQuery,
+    ),
+    responses(
+        (status = 200, description = "The events and the resulting state", body = BatchEvents),
+        (status = 400, description = "`INVALID_JSON`: a malformed query string", body = ErrorBody),
+        (status = 401, description = "`UNAUTHORIZED`", body = ErrorBody),
+        (status = 403, description = "`FORBIDDEN`: only auditors and admins", body = ErrorBody),
+        (status = 404, description = "`BATCH_NOT_FOUND`", body = ErrorBody),
+        (status = 422, description = "`VALIDATION_FAILED`: `batchId` or `asOf`", body = ErrorBody),
+        (status = 500, description = "`INTERNAL`", body = ErrorBody),
+    ),
+    security(("jwt" = [])),
+)]
+pub async fn events(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<EventsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let caller = request::caller(&req, &state.secrets.jwt)?;
+    if !matches!(caller.role, Role::Admin | Role::Auditor) {
+        return Err(ApiError::Forbidden(
+            "only auditors and admins read event history",
+        ));
+    }
+    let mut errors = Vec::new();
+    let batch_id =
+        BatchId::parse(&path).map_err(|e| errors.push(FieldError::new("batchId", e.to_string())));
+    let as_of = query
+        .as_of
+        .as_deref()
+        .map(DateTime::parse_from_rfc3339)
+        .transpose()
+        .map_err(|e| {
+            errors.push(FieldError::new(
+                "asOf",
+                format!("must be an RFC 3339 time: {e}"),
+            ))
+        });
+    let (Ok(batch_id), Ok(as_of)) = (batch_id, as_of) else {
+        return Err(ApiError::Validation(errors));
+    };
+    let as_of = as_of.map(|t| t.with_timezone(&Utc));
+    let history = history::load(state.engine.store(), batch_id, as_of)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or(ApiError::BatchNotFound)?;
+    let status = history.state.batch.as_ref().map(|b| b.status.as_str());
+    Ok(HttpResponse::Ok().json(BatchEvents {
+        as_of,
+        batch_id: batch_id.to_string(),
+        deleted: history.state.batch.as_ref().is_some_and(|b| b.deleted),
+        events: history.events,
+        status,
+    }))
+}

@@ -1,0 +1,54 @@
+use actix_web::{HttpResponse, web};
+
+use crate::http::AppState;
+use crate::http::dto::{Health, Readiness};
+
+/// Alive: the process answers
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "health",
+    responses((status = 200, description = "The process answers", body = Health)),
+)]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(Health { status: "ok" })
+}
+
+/// Ready: the database answers and its migrations are applied
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "readyz",
+    tag = "health",
+    responses(
+        (status = 200, description = "`ready`, with the database kind and migration count", body = Readiness),
+        (status = 503, description = "`not ready`, with the reason", body = Readiness,
+            example = json!({"status": "not ready", "reason": "migrations not applied"})),
+    ),
+)]
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let store = state.engine.store();
+    let applied: Result<i64, _> =
+        sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = TRUE")
+            .fetch_one(store.pool())
+            .await;
+    let not_ready = |reason: String| Readiness {
+        database: None,
+        migrations: None,
+        reason: Some(reason),
+        status: "not ready",
+    };
+    match applied {
+        Ok(n) if n > 0 => HttpResponse::Ok().json(Readiness {
+            database: Some(store.dialect().name()),
+            migrations: Some(n),
+            reason: None,
+            status: "ready",
+        }),
+        Ok(_) => {
+            HttpResponse::ServiceUnavailable().json(not_ready("migrations not applied".into()))
+        }
+        Err(e) => HttpResponse::ServiceUnavailable().json(not_ready(e.to_string())),
+    }
+}

@@ -1,0 +1,97 @@
+//! `POST /uploads/retry`: reprocess a READY or FAILED batch under a new job.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use aggregates::{JobId, MediaBatchCommand, Retry, RetryScope};
+use chrono::Utc;
+
+use super::Fields;
+use crate::http::access::{self, Action};
+use crate::http::dto::{ErrorBody, RetryAccepted, RetryRequest};
+use crate::http::error::ApiError;
+use crate::http::{AppState, request};
+
+/// Reprocess a READY or FAILED batch under a new job
+///
+/// Raw objects are reused; the last good renditions of a READY batch stay downloadable until the
+/// new attempt finishes.
+#[utoipa::path(
+    post,
+    path = "/api/v2/listings/media/uploads/retry",
+    operation_id = "retryBatch",
+    tag = "batches",
+    request_body = RetryRequest,
+    responses(
+        (status = 202, description = "A new attempt is queued", body = RetryAccepted),
+        (status = 400, description = "`INVALID_JSON`", body = ErrorBody),
+        (status = 401, description = "`UNAUTHORIZED`", body = ErrorBody),
+        (status = 403, description = "`FORBIDDEN`: auditors; owners outside project media", body = ErrorBody),
+        (status = 404, description = "`LISTING_NOT_FOUND`, `BATCH_NOT_FOUND`", body = ErrorBody),
+        (status = 409, description = "`BATCH_NOT_TERMINAL` (not READY or FAILED); `NOTHING_TO_RETRY` (uploads never completed); `RETRY_LIMIT_REACHED`", body = ErrorBody),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = ErrorBody),
+        (status = 422, description = "`VALIDATION_FAILED`", body = ErrorBody),
+        (status = 500, description = "`INTERNAL`", body = ErrorBody),
+        (status = 503, description = "`BUSY`", body = ErrorBody),
+    ),
+    security(("jwt" = [])),
+)]
+pub async fn retry(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let caller = request::caller(&req, &state.secrets.jwt)?;
+    let body: RetryRequest = request::json(body).await?;
+    let mut fields = Fields::default();
+    let listing_id = fields.listing_id(body.listing_identity_id);
+    let batch_id = fields.batch_id(body.batch_id.as_deref());
+    let scope = match body.scope.as_deref() {
+        None | Some("FAILED_ONLY") => RetryScope::FailedOnly,
+        Some("ALL") => RetryScope::All,
+        Some(_) => {
+            fields.push("scope", "must be FAILED_ONLY or ALL");
+            RetryScope::FailedOnly
+        }
+    };
+    let reason = body.reason.unwrap_or_default();
+    let n = reason.trim().chars().count();
+    if n == 0 || n > 500 {
+        fields.push("reason", "must be 1 to 500 characters");
+    }
+    fields.check()?;
+    let batch_id = batch_id.expect("validated");
+
+    let store = state.engine.store();
+    let listing = access::listing(
+        store,
+        caller,
+        listing_id,
+        Action::Command,
+        state.config.owner_project_media,
+    )
+    .await?;
+    let batch = access::batch(store, &listing, &batch_id.to_string()).await?;
+    let assets = crate::queries::assets(store, &batch.batch_id)
+        .await
+        .map_err(ApiError::internal)?;
+    access::check_asset_types(caller, assets.iter().map(|a| a.asset_type.as_str()))?;
+
+    let job_id = JobId::generate();
+    let command = MediaBatchCommand::Retry(Retry {
+        job_id,
+        scope,
+        reason,
+        max_attempts: state.config.max_attempts,
+        now: Utc::now(),
+    });
+    state
+        .engine
+        .batch(batch_id, command, &request::actor(&req, Some(caller), ""))
+        .await?;
+    Ok(HttpResponse::Accepted().json(RetryAccepted {
+        listing_identity_id: listing_id,
+        batch_id: batch.batch_id,
+        job_id: job_id.to_string(),
+        attempt: batch.attempt + 1,
+        status: "RECEIVED",
+    }))
+}

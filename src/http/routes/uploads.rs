@@ -1,0 +1,137 @@
+//! `POST /uploads`: validate a manifest, create the batch, hand out signed upload URLs.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use aggregates::{BatchId, ListingId, Manifest, MediaBatchCommand, RequestUploads};
+use chrono::Utc;
+
+use super::Fields;
+use crate::http::access::{self, Action};
+use crate::http::dto::{BatchCreated, CreateBatchRequest, ErrorBody, UploadTicket};
+use crate::http::error::ApiError;
+use crate::http::{AppState, request};
+use crate::queries;
+use crate::storage;
+
+/// Create a batch and get signed upload URLs
+///
+/// Every rule of the manifest is checked before anything is written, and every broken field is
+/// reported. Two concurrent requests for one listing: one 201, one 409, never two batches.
+#[utoipa::path(
+    post,
+    path = "/api/v2/listings/media/uploads",
+    operation_id = "createBatch",
+    tag = "batches",
+    request_body = CreateBatchRequest,
+    responses(
+        (status = 201, description = "The batch, with one signed PUT per file", body = BatchCreated),
+        (status = 400, description = "`INVALID_JSON`", body = ErrorBody),
+        (status = 401, description = "`UNAUTHORIZED`: missing, invalid or expired token", body = ErrorBody),
+        (status = 403, description = "`FORBIDDEN`: auditors; owners outside project media", body = ErrorBody),
+        (status = 404, description = "`LISTING_NOT_FOUND`: unknown or not visible to the caller", body = ErrorBody),
+        (status = 409, description = "`LISTING_NOT_AWAITING_MEDIA`; `OPEN_BATCH_EXISTS` (its `batchId` in details)", body = ErrorBody,
+            example = json!({"code": 409, "error": "OPEN_BATCH_EXISTS", "message": "the listing already has an open batch",
+                "details": {"batchId": "0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b"}})),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`: body over 1 MiB", body = ErrorBody),
+        (status = 422, description = "`VALIDATION_FAILED`: every broken field in details.errors", body = ErrorBody),
+        (status = 500, description = "`INTERNAL`", body = ErrorBody),
+        (status = 503, description = "`BUSY`: too many concurrent changes; retry", body = ErrorBody),
+    ),
+    security(("jwt" = [])),
+)]
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let caller = request::caller(&req, &state.secrets.jwt)?;
+    let body: CreateBatchRequest = request::json(body).await?;
+    let mut fields = Fields::default();
+    let listing_id = fields.listing_id(body.listing_identity_id);
+    let manifest = Manifest::parse(&body.manifest, &state.config.limits)
+        .map_err(|e| fields.extend(e))
+        .ok();
+    fields.check()?;
+    let manifest = manifest.expect("validated");
+
+    let store = state.engine.store();
+    let listing = access::listing(
+        store,
+        caller,
+        listing_id,
+        Action::Command,
+        state.config.owner_project_media,
+    )
+    .await?;
+    access::check_asset_types(caller, manifest.files.iter().map(|f| f.asset_type.as_str()))?;
+
+    let batch_id = BatchId::generate();
+    let now = Utc::now();
+    let command = MediaBatchCommand::RequestUploads(RequestUploads {
+        batch_id,
+        listing_id: ListingId::parse(listing_id).expect("validated"),
+        listing_status: aggregates::ListingStatus::parse(&listing.status)
+            .map_err(ApiError::internal)?,
+        manifest: manifest.clone(),
+        upload_ttl: state.config.upload_url_ttl,
+        now,
+    });
+    let actor = request::actor(&req, Some(caller), "");
+    if let Err(e) = state.engine.batch(batch_id, command, &actor).await {
+        return Err(match ApiError::from(e) {
+            ApiError::OpenBatchExists { .. } => {
+                let open = queries::listing(store, listing_id)
+                    .await
+                    .map_err(ApiError::internal)?;
+                ApiError::OpenBatchExists {
+                    batch_id: open.and_then(|l| l.open_batch_id),
+                }
+            }
+            other => other,
+        });
+    }
+
+    let assets = queries::assets(store, &batch_id.to_string())
+        .await
+        .map_err(ApiError::internal)?;
+    let batch = queries::batch(store, &batch_id.to_string())
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or(ApiError::BatchNotFound)?;
+    let files = manifest
+        .files
+        .iter()
+        .zip(&assets)
+        .map(|(file, asset)| {
+            let key = aggregates::ObjectKey::parse(&asset.raw_key).map_err(ApiError::internal)?;
+            let storage::UploadTicket {
+                url,
+                method,
+                headers,
+                ..
+            } = state.objects.presign_put(
+                &key,
+                &file.content_type,
+                file.bytes,
+                &file.checksum,
+                state.config.upload_url_ttl,
+                now,
+            );
+            Ok(UploadTicket {
+                client_id: file.client_id.to_string(),
+                sequence: u32::from(file.sequence.get()),
+                object_key: asset.raw_key.clone(),
+                upload_url: url,
+                method,
+                headers,
+            })
+        })
+        .collect::<Result<_, ApiError>>()?;
+    Ok(HttpResponse::Created().json(BatchCreated {
+        listing_identity_id: listing_id,
+        batch_id: batch_id.to_string(),
+        status: "PENDING_UPLOAD",
+        upload_url_ttl_seconds: state.config.upload_url_ttl.num_seconds(),
+        expires_at: batch.upload_expires_at,
+        files,
+    }))
+}

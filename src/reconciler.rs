@@ -1,0 +1,68 @@
+//! Closes what nobody else will: uploads never completed within their window plus grace fail
+//! with UPLOAD_EXPIRED (releasing the listing), jobs with no progress within their deadline are
+//! retried or fail with JOB_TIMEOUT. The commands are idempotent, so overlapping runs are safe.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aggregates::{BatchId, ExpireUpload, JobId, MediaBatchCommand, TimeOutJob};
+use chrono::Utc;
+
+use crate::config::Config;
+use crate::engine::{Actor, CommandError, Engine};
+use crate::store::StoreError;
+
+/// One pass; returns how many batches it sent a command to.
+pub async fn reconcile_once(engine: &Engine, config: &Config) -> Result<usize, CommandError> {
+    let store = engine.store();
+    let now = Utc::now();
+    let expired_before = projections::time::stamp(now - config.upload_grace);
+    let stalled_before = projections::time::stamp(now - config.job_timeout);
+    let sql = "SELECT batch_id, status FROM media_batches WHERE deleted = 0 AND \
+               ((status = 'PENDING_UPLOAD' AND upload_expires_at < ?) OR \
+                (status IN ('RECEIVED', 'PROCESSING') AND updated_at < ?)) LIMIT 200";
+    let rows: Vec<(String, String)> = sqlx::query_as(store.dialect().sql(sql))
+        .bind(expired_before)
+        .bind(stalled_before)
+        .fetch_all(store.pool())
+        .await
+        .map_err(StoreError::from)?;
+    let actor = Actor::system("reconciler");
+    for (id, status) in &rows {
+        let Ok(batch_id) = BatchId::parse(id) else {
+            continue;
+        };
+        let command = if status == "PENDING_UPLOAD" {
+            MediaBatchCommand::ExpireUpload(ExpireUpload {
+                grace: config.upload_grace,
+                now,
+            })
+        } else {
+            MediaBatchCommand::TimeOutJob(TimeOutJob {
+                timeout: config.job_timeout,
+                max_attempts: config.max_attempts,
+                next_job_id: JobId::generate(),
+                now,
+            })
+        };
+        engine.batch(batch_id, command, &actor).await?;
+    }
+    Ok(rows.len())
+}
+
+pub async fn run(
+    engine: Arc<Engine>,
+    config: Config,
+    every: Duration,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        if let Err(e) = reconcile_once(&engine, &config).await {
+            tracing::warn!(error = %e, "reconciler pass failed");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}

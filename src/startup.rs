@@ -1,0 +1,90 @@
+//! `toq-media serve`: the API, the local object store, the outbox relay and the reconciler in
+//! one process.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use anyhow::Context;
+
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::http::error::ApiError;
+use crate::http::{self, AppState, request};
+use crate::storage::LocalStore;
+use crate::store::Store;
+
+pub struct Running {
+    pub server: actix_web::dev::Server,
+    pub port: u16,
+    pub shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+async fn not_found(_: HttpRequest) -> HttpResponse {
+    HttpResponse::NotFound().json(serde_json::json!({
+        "code": 404, "error": "NOT_FOUND", "message": "no such route", "details": {}
+    }))
+}
+
+/// Builds and binds everything; the caller awaits `server`.
+pub async fn start(mut config: Config, store: Store) -> anyhow::Result<Running> {
+    let listener = std::net::TcpListener::bind(&config.bind)
+        .with_context(|| format!("binding {}", config.bind))?;
+    let port = listener.local_addr()?.port();
+    if let Some(base) = config.public_url.strip_suffix(":0") {
+        // Bound to any free port (tests): signed URLs must name the real one.
+        config.public_url = format!("{base}:{port}");
+    }
+    let secrets = config.secrets()?;
+    let engine = Arc::new(Engine::new(store.clone()));
+    let objects = Arc::new(LocalStore::new(
+        config.objects_dir(),
+        config.public_url.clone(),
+        &secrets.storage,
+    ));
+    let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(crate::queue::relay::run(
+        store.clone(),
+        engine.clone(),
+        Duration::from_millis(200),
+        shutdown_rx.clone(),
+    ));
+    tokio::spawn(crate::reconciler::run(
+        engine.clone(),
+        config.clone(),
+        Duration::from_secs(30),
+        shutdown_rx,
+    ));
+
+    let state = web::Data::new(AppState {
+        engine,
+        objects: objects.clone(),
+        config: config.clone(),
+        secrets,
+    });
+    let objects = web::Data::from(objects);
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(from_fn(request::with_request_id))
+            .app_data(state.clone())
+            .app_data(objects.clone())
+            .app_data(
+                web::QueryConfig::default()
+                    .error_handler(|e, _| ApiError::InvalidJson(e.to_string()).into()),
+            )
+            .app_data(
+                web::PathConfig::default()
+                    .error_handler(|e, _| ApiError::InvalidJson(e.to_string()).into()),
+            )
+            .configure(http::configure)
+            .configure(crate::storage::routes::configure)
+            .default_service(web::to(not_found))
+    })
+    .listen(listener)?;
+    Ok(Running {
+        server: server.run(),
+        port,
+        shutdown,
+    })
+}
