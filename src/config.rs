@@ -30,6 +30,33 @@ pub struct Config {
     pub upload_grace: Duration,
     /// Owners may upload project media (PROJECT_DOC / PROJECT_RENDER) on listings that allow it.
     pub owner_project_media: bool,
+    /// Whether `serve` runs the built-in worker (`TOQ_MEDIA_WORKER`).
+    pub worker: WorkerMode,
+    /// Jobs (and images) the built-in worker handles at once (`TOQ_MEDIA_WORKER_CONCURRENCY`).
+    pub worker_concurrency: usize,
+}
+
+/// `embedded`: `serve` processes jobs itself. `off`: an external pipeline or a separate
+/// `toq-media worker` does, so api processes can scale apart from the CPU-heavy work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerMode {
+    Embedded,
+    Off,
+}
+
+impl WorkerMode {
+    fn from_env() -> anyhow::Result<Self> {
+        match var("WORKER").as_deref() {
+            None | Some("embedded") => Ok(Self::Embedded),
+            Some("off") => Ok(Self::Off),
+            Some(other) => anyhow::bail!("TOQ_MEDIA_WORKER={other:?}: expected embedded or off"),
+        }
+    }
+}
+
+/// One job per core by default: image work is CPU-bound, so more only queues inside the process.
+fn default_concurrency() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 fn var(name: &str) -> Option<String> {
@@ -75,6 +102,11 @@ impl Config {
             job_timeout: seconds("JOB_TIMEOUT_SECONDS", 1800)?,
             upload_grace: seconds("UPLOAD_GRACE_SECONDS", 86_400)?,
             owner_project_media: var("OWNER_PROJECT_MEDIA").is_none_or(|v| v != "false"),
+            worker: WorkerMode::from_env()?,
+            worker_concurrency: match number("WORKER_CONCURRENCY", default_concurrency())? {
+                0 => anyhow::bail!("TOQ_MEDIA_WORKER_CONCURRENCY must be at least 1"),
+                n => n,
+            },
             bind,
             public_url: public_url.trim_end_matches('/').to_owned(),
             data_dir,

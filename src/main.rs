@@ -11,7 +11,9 @@ use toq_media::config::Config;
 use toq_media::engine::Engine;
 use toq_media::ops::{audit, history, progress, rebuild, verify, workload};
 use toq_media::startup;
+use toq_media::storage::LocalStore;
 use toq_media::store::Store;
+use toq_media::worker;
 
 #[derive(Parser)]
 #[command(
@@ -26,8 +28,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the API, the local object store, the outbox relay and the reconciler (the default).
+    /// Run the API, the local object store, the outbox relay, the reconciler and (unless
+    /// `TOQ_MEDIA_WORKER=off`) the built-in worker (the default).
     Serve,
+    /// Run only the built-in worker against the configured database and object store, until
+    /// Ctrl-C (for `serve` with `TOQ_MEDIA_WORKER=off`, or more workers on one queue).
+    Worker,
     /// Print a development JWT signed with the configured secret.
     Token {
         #[arg(long)]
@@ -124,6 +130,35 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// The worker alone: stops taking jobs on Ctrl-C and lets those in flight finish (up to a
+/// grace period; any it abandons are delivered again).
+async fn run_worker(config: &Config, store: Store) -> anyhow::Result<()> {
+    let secrets = config.secrets()?;
+    let objects = std::sync::Arc::new(LocalStore::new(
+        config.objects_dir(),
+        config.public_url.clone(),
+        &secrets.storage,
+    ));
+    let engine = std::sync::Arc::new(Engine::new(store));
+    let settings = worker::Settings::from_config(config);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(
+        std::sync::Arc::new(worker::Worker::new(engine, objects, settings)).run(stopped),
+    );
+    eprintln!(
+        "toq-media worker: {} at once on {} (Ctrl-C stops)",
+        config.worker_concurrency,
+        redact(&config.database_url)
+    );
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
+    eprintln!("stopping: finishing the jobs in flight");
+    let _ = stop.send(true);
+    running.await.context("the worker task")?;
+    Ok(())
+}
+
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::from_env()?;
     let command = cli.command.unwrap_or(Command::Serve);
@@ -173,6 +208,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             running.server.await?;
             let _ = running.shutdown.send(true);
         }
+        Command::Worker => run_worker(&config, store).await?,
         Command::Migrate => println!("migrated ({})", store.dialect().name()),
         Command::Projections(Projections::Rebuild { name }) => {
             let tables: Vec<_> = match name {

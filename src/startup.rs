@@ -1,5 +1,5 @@
-//! `toq-media serve`: the API, the local object store, the outbox relay and the reconciler in
-//! one process.
+//! `toq-media serve`: the API, the local object store, the outbox relay, the reconciler and
+//! (unless `TOQ_MEDIA_WORKER=off`) the built-in worker in one process.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,12 +8,13 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use anyhow::Context;
 
-use crate::config::Config;
+use crate::config::{Config, WorkerMode};
 use crate::engine::Engine;
 use crate::http::error::ApiError;
 use crate::http::{self, AppState, request};
 use crate::storage::LocalStore;
 use crate::store::Store;
+use crate::worker;
 
 pub struct Running {
     pub server: actix_web::dev::Server,
@@ -54,8 +55,13 @@ pub async fn start(mut config: Config, store: Store) -> anyhow::Result<Running> 
         engine.clone(),
         config.clone(),
         Duration::from_secs(30),
-        shutdown_rx,
+        shutdown_rx.clone(),
     ));
+    if config.worker == WorkerMode::Embedded {
+        let settings = worker::Settings::from_config(&config);
+        let worker = worker::Worker::new(engine.clone(), objects.clone(), settings);
+        tokio::spawn(Arc::new(worker).run(shutdown_rx));
+    }
 
     let state = web::Data::new(AppState {
         engine,

@@ -29,6 +29,8 @@ pub async fn spawn_app() -> TestApp {
     config.public_url = "http://127.0.0.1:0".into();
     config.database_url = format!("sqlite://{}/toq.db?mode=rwc", data_dir.display());
     config.data_dir = data_dir.clone();
+    // No built-in worker: these tests play the pipeline themselves, through the callback.
+    config.worker = toq_media::config::WorkerMode::Off;
     config.prepare().unwrap();
     let store = Store::connect(&config.database_url, 8).await.unwrap();
     store.migrate().await.unwrap();

@@ -1,0 +1,325 @@
+//! The worker loop: takes job messages off the queue and runs each to a recorded result.
+//!
+//! At least once, made safe by idempotence: a message is deleted only after its result is
+//! recorded (or found stale), so a crash at any point just lets it reappear after the
+//! visibility timeout; the rendition keys of an attempt are fixed, and the aggregate records
+//! each asset of a job once, so doing a job twice ends in the same state as doing it once.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aggregates::{AssetProgress, BatchStatus};
+use futures_util::StreamExt;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+
+use super::asset;
+use super::heartbeat::Heartbeat;
+use super::image::ImageOptions;
+use super::job::{Job, JobAsset};
+use super::report::{self, ReportError, Reported, Status};
+use crate::config::Config;
+use crate::engine::{CommandError, Engine};
+use crate::queue::{JOBS, Message, TableQueue};
+use crate::storage::LocalStore;
+
+/// How the worker runs; [`Settings::from_config`] for the service, any values in tests.
+pub struct Settings {
+    /// Jobs in flight, and images decoded, at once.
+    pub concurrency: usize,
+    /// How long a received message stays hidden; renewed every `heartbeat` while it is worked on.
+    pub visibility: Duration,
+    pub heartbeat: Duration,
+    /// Deliveries before a message is dead-lettered.
+    pub max_receives: i64,
+    /// Pause before asking again when the queue was empty.
+    pub idle_poll: Duration,
+    /// How long a stopping worker waits for jobs in flight before abandoning them to redelivery.
+    pub shutdown_grace: Duration,
+    pub image: ImageOptions,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            concurrency: std::thread::available_parallelism().map_or(1, usize::from),
+            visibility: Duration::from_secs(60),
+            heartbeat: Duration::from_secs(20),
+            max_receives: 5,
+            idle_poll: Duration::from_millis(250),
+            shutdown_grace: Duration::from_secs(10),
+            image: ImageOptions::default(),
+        }
+    }
+}
+
+impl Settings {
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            concurrency: config.worker_concurrency,
+            ..Self::default()
+        }
+    }
+}
+
+/// How one job ended for this delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Its results are recorded.
+    Done,
+    /// Nothing to do: an older attempt, a finished or deleted batch, a job the batch does not know.
+    Stale,
+}
+
+/// What became of a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    /// Processed or stale, and deleted.
+    Deleted(Outcome),
+    /// Left on the queue to be delivered again after the visibility timeout.
+    Retry,
+    /// Not a job message; left to reach the dead-letter flag, where an operator can see it.
+    Malformed,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkError {
+    #[error("reporting the result failed: {0}")]
+    Report(#[from] ReportError),
+    #[error("reading the batch failed: {0}")]
+    State(#[from] CommandError),
+}
+
+pub struct Worker {
+    engine: Arc<Engine>,
+    objects: Arc<LocalStore>,
+    queue: TableQueue,
+    /// Bounds the CPU-heavy part (read, verify, decode, encode) across all jobs.
+    cpu: Arc<Semaphore>,
+    image: Arc<ImageOptions>,
+    settings: Settings,
+}
+
+impl Worker {
+    pub fn new(engine: Arc<Engine>, objects: Arc<LocalStore>, mut settings: Settings) -> Self {
+        settings.concurrency = settings.concurrency.max(1);
+        // Renew well before the message would reappear, whatever the two were set to.
+        settings.heartbeat =
+            (settings.heartbeat.min(settings.visibility / 3)).max(Duration::from_millis(100));
+        let queue = TableQueue::new(
+            engine.store().clone(),
+            JOBS,
+            settings.visibility,
+            settings.max_receives,
+        );
+        let image = Arc::new(std::mem::take(&mut settings.image));
+        Self {
+            engine,
+            objects,
+            queue,
+            cpu: Arc::new(Semaphore::new(settings.concurrency)),
+            image,
+            settings,
+        }
+    }
+
+    /// The queue it consumes, with its visibility and receive limit.
+    pub fn queue(&self) -> &TableQueue {
+        &self.queue
+    }
+
+    /// Receives and handles jobs, at most `concurrency` at once, until `shutdown` turns true
+    /// (or its sender is gone); then waits up to the grace period for the jobs in flight.
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let limit = self.settings.concurrency;
+        tracing::info!(concurrency = limit, queue = JOBS, "worker started");
+        let mut tasks = JoinSet::new();
+        while !*shutdown.borrow() {
+            while let Some(done) = tasks.try_join_next() {
+                log_panic(done);
+            }
+            let free = limit.saturating_sub(tasks.len());
+            let wait = if free == 0 {
+                None
+            } else {
+                match self.queue.receive(free).await {
+                    Ok(messages) if !messages.is_empty() => {
+                        for message in messages {
+                            let worker = self.clone();
+                            tasks.spawn(async move { worker.handle(&message).await });
+                        }
+                        continue;
+                    }
+                    Ok(_) => Some(self.settings.idle_poll),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "receiving jobs failed; trying again");
+                        Some(self.settings.idle_poll)
+                    }
+                }
+            };
+            tokio::select! {
+                // Full: wait for a slot. Idle: wait a little, or for a slot (a finished job
+                // may have been the last of a burst).
+                Some(done) = tasks.join_next(), if !tasks.is_empty() => log_panic(done),
+                () = sleep_or_forever(wait) => {}
+                changed = shutdown.changed() => if changed.is_err() { break },
+            }
+        }
+        let drained = tokio::time::timeout(self.settings.shutdown_grace, async {
+            while let Some(done) = tasks.join_next().await {
+                log_panic(done);
+            }
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                abandoned = tasks.len(),
+                "worker stopped with jobs in flight; they will be delivered again"
+            );
+            tasks.shutdown().await;
+        }
+        tracing::info!("worker stopped");
+    }
+
+    /// One delivery of one message: process it, keeping it hidden meanwhile, and delete it
+    /// once its result is recorded or it turns out stale.
+    pub async fn handle(&self, message: &Message) -> Handled {
+        let job = match Job::parse(&message.payload) {
+            Ok(job) => job,
+            Err(e) => {
+                tracing::error!(
+                    message_id = message.id, receive_count = message.receive_count, error = %e,
+                    "unreadable job message; left for the dead-letter queue"
+                );
+                return Handled::Malformed;
+            }
+        };
+        let started = Instant::now();
+        let heartbeat = Heartbeat::start(
+            self.queue.clone(),
+            message.receipt.clone(),
+            self.settings.visibility,
+            self.settings.heartbeat,
+        );
+        let outcome = self.process(&job).await;
+        drop(heartbeat);
+        let ms = started.elapsed().as_millis() as u64;
+        let (job_id, batch_id) = (job.job_id, job.batch_id);
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                tracing::warn!(
+                    %job_id, %batch_id, receive_count = message.receive_count, ms, error = %e,
+                    "job failed; it will be delivered again"
+                );
+                return Handled::Retry;
+            }
+        };
+        match self.queue.delete(&message.receipt).await {
+            Ok(true) => {}
+            Ok(false) => tracing::info!(
+                %job_id, %batch_id,
+                "job message was delivered again meanwhile; that delivery will find it done"
+            ),
+            Err(e) => tracing::warn!(
+                %job_id, %batch_id, error = %e,
+                "deleting the job message failed; it will be delivered again"
+            ),
+        }
+        tracing::info!(
+            %job_id, %batch_id, assets = job.assets.len(), receive_count = message.receive_count,
+            ms, outcome = ?outcome, "job handled"
+        );
+        Handled::Deleted(outcome)
+    }
+
+    /// Runs a job to its recorded result, without touching the queue: RUNNING, each asset's
+    /// output as it finishes (progress, and what a redelivery skips), then SUCCEEDED with all.
+    pub async fn process(&self, job: &Job) -> Result<Outcome, WorkError> {
+        if self.report(job, Status::Running, vec![]).await? == Reported::UnknownJob {
+            return Ok(Outcome::Stale);
+        }
+        let Some(todo) = self.pending(job).await? else {
+            return Ok(Outcome::Stale);
+        };
+        let mut outputs = Vec::with_capacity(todo.len());
+        // Futures made up front (not by a stream closure), which keeps the task `Send`.
+        let assets: Vec<_> = todo.into_iter().map(|a| self.asset(job, a)).collect();
+        let mut results = futures_util::stream::iter(assets).buffered(self.settings.concurrency);
+        while let Some(output) = results.next().await {
+            if self
+                .report(job, Status::Running, vec![output.clone()])
+                .await?
+                == Reported::UnknownJob
+            {
+                return Ok(Outcome::Stale);
+            }
+            outputs.push(output);
+        }
+        Ok(match self.report(job, Status::Succeeded, outputs).await? {
+            Reported::Accepted => Outcome::Done,
+            Reported::UnknownJob => Outcome::Stale,
+        })
+    }
+
+    async fn report(
+        &self,
+        job: &Job,
+        status: Status,
+        outputs: Vec<crate::http::dto::CallbackOutput>,
+    ) -> Result<Reported, ReportError> {
+        report::report(&self.engine, job, status, outputs).await
+    }
+
+    /// The job's assets still waiting for a result, or `None` when the job is no longer the
+    /// batch's current work. Read after RUNNING was recorded, so a redelivery of a half-done
+    /// job redoes only what was not recorded.
+    async fn pending<'j>(&self, job: &'j Job) -> Result<Option<Vec<&'j JobAsset>>, CommandError> {
+        let state = self.engine.batch_state(job.batch_id).await?;
+        let Some(batch) = state.batch else {
+            return Ok(None);
+        };
+        let current = !batch.deleted
+            && batch.status == BatchStatus::Processing
+            && batch.current_job() == Some(job.job_id)
+            && batch.attempt() == job.attempt;
+        if !current {
+            return Ok(None);
+        }
+        let todo = job
+            .assets
+            .iter()
+            .filter(|a| {
+                batch
+                    .asset(&a.client_id)
+                    .is_some_and(|s| s.progress == AssetProgress::Pending)
+            })
+            .collect();
+        Ok(Some(todo))
+    }
+
+    async fn asset(&self, job: &Job, asset: &JobAsset) -> crate::http::dto::CallbackOutput {
+        let _permit = self
+            .cpu
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        asset::process(&self.objects, self.image.clone(), job, asset).await
+    }
+}
+
+/// A job task that panicked left its message on the queue, to be delivered again.
+fn log_panic(done: Result<Handled, tokio::task::JoinError>) {
+    if let Err(e) = done
+        && e.is_panic()
+    {
+        tracing::error!(error = %e, "a job task panicked; its message will be delivered again");
+    }
+}
+
+async fn sleep_or_forever(wait: Option<Duration>) {
+    match wait {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}

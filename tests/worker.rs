@@ -1,0 +1,635 @@
+//! The built-in worker end to end, with no pipeline and no callback: real photos go in through
+//! the API, the embedded worker renders them, and the renditions that come out decode at the
+//! expected sizes, upright.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ::image::{GenericImageView, ImageFormat};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use toq_media::auth::{Caller, Role, jwt};
+use toq_media::config::{Config, Secrets, WorkerMode};
+use toq_media::engine::Engine;
+use toq_media::storage::LocalStore;
+use toq_media::store::Store;
+use toq_media::worker::{Handled, Job, Outcome, Settings, Worker};
+
+const PHOTOGRAPHER: u64 = 7;
+const OWNER: u64 = 12;
+
+/// A server on a free port with the embedded stack on a temporary directory.
+struct App {
+    address: String,
+    client: reqwest::Client,
+    config: Config,
+    secrets: Secrets,
+    store: Store,
+    _shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+async fn spawn(worker: WorkerMode) -> App {
+    let data_dir: PathBuf = tempfile::tempdir().unwrap().keep();
+    let mut config = Config::from_env().expect("defaults parse");
+    config.bind = "127.0.0.1:0".into();
+    config.public_url = "http://127.0.0.1:0".into();
+    config.database_url = format!("sqlite://{}/toq.db?mode=rwc", data_dir.display());
+    config.data_dir = data_dir;
+    config.worker = worker;
+    config.worker_concurrency = 2;
+    config.prepare().unwrap();
+    let store = Store::connect(&config.database_url, 8).await.unwrap();
+    store.migrate().await.unwrap();
+    let secrets = config.secrets().unwrap();
+    let running = toq_media::startup::start(config.clone(), store.clone())
+        .await
+        .expect("the server starts");
+    let address = format!("http://127.0.0.1:{}", running.port);
+    config.public_url = address.clone();
+    tokio::spawn(running.server);
+    App {
+        address,
+        client: reqwest::Client::new(),
+        config,
+        secrets,
+        store,
+        _shutdown: running.shutdown,
+    }
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+/// A file to upload: client id, asset type, filename, content type and bytes.
+struct File {
+    client_id: &'static str,
+    asset_type: &'static str,
+    name: &'static str,
+    bytes: Vec<u8>,
+}
+
+fn photo(client_id: &'static str, asset_type: &'static str, name: &'static str) -> File {
+    File {
+        client_id,
+        asset_type,
+        name,
+        bytes: fixture(name),
+    }
+}
+
+impl App {
+    fn token(&self) -> String {
+        let caller = Caller {
+            user_id: PHOTOGRAPHER,
+            role: Role::Photographer,
+        };
+        jwt::sign(
+            caller,
+            chrono::Utc::now().timestamp() + 3600,
+            &self.secrets.jwt,
+        )
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let res = self
+            .client
+            .post(format!("{}/api/v2/listings/media/{path}", self.address))
+            .bearer_auth(self.token())
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn register_listing(&self, id: u64) {
+        let res = self
+            .client
+            .put(format!("{}/api/v2/internal/listings/{id}", self.address))
+            .bearer_auth(&self.secrets.internal_token)
+            .json(
+                &json!({"status": "PENDING_PHOTO_PROCESSING", "ownerUserId": OWNER,
+                          "photographerUserId": PHOTOGRAPHER, "projectMedia": false}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+    }
+
+    async fn listing_status(&self, id: u64) -> String {
+        let res = self
+            .client
+            .get(format!("{}/api/v2/internal/listings/{id}", self.address))
+            .bearer_auth(&self.secrets.internal_token)
+            .send()
+            .await
+            .unwrap();
+        let body: Value = res.json().await.unwrap();
+        body["status"].as_str().unwrap().to_owned()
+    }
+
+    /// Registers the listing, creates the batch, uploads every file to its signed URL and
+    /// confirms them; returns the batch id.
+    async fn submit(&self, listing: u64, files: &[File]) -> String {
+        self.register_listing(listing).await;
+        let entries: Vec<Value> = files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let content_type = match f.name.rsplit_once('.').map(|(_, ext)| ext) {
+                    Some("png") => "image/png",
+                    Some("mp4") => "video/mp4",
+                    _ => "image/jpeg",
+                };
+                json!({"clientId": f.client_id, "assetType": f.asset_type, "filename": f.name,
+                       "contentType": content_type, "bytes": f.bytes.len(),
+                       "checksum": hex::encode(Sha256::digest(&f.bytes)), "sequence": i + 1})
+            })
+            .collect();
+        let body = json!({"listingIdentityId": listing, "batchReference": "worker test", "files": entries});
+        let (status, created) = self.post("uploads", &body).await;
+        assert_eq!(status, 201, "{created}");
+        let batch_id = created["batchId"].as_str().unwrap().to_owned();
+        let tickets = created["files"].as_array().unwrap();
+        for (file, ticket) in files.iter().zip(tickets) {
+            assert_eq!(ticket["clientId"], file.client_id);
+            let mut put = self.client.put(ticket["uploadUrl"].as_str().unwrap());
+            for (name, value) in ticket["headers"].as_object().unwrap() {
+                if name != "Content-Length" {
+                    put = put.header(name.as_str(), value.as_str().unwrap());
+                }
+            }
+            let res = put.body(file.bytes.clone()).send().await.unwrap();
+            assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+        }
+        let confirmations: Vec<Value> = tickets
+            .iter()
+            .map(|t| json!({"clientId": t["clientId"], "objectKey": t["objectKey"]}))
+            .collect();
+        let body =
+            json!({"listingIdentityId": listing, "batchId": batch_id, "files": confirmations});
+        let (status, completed) = self.post("uploads/complete", &body).await;
+        assert_eq!(status, 202, "{completed}");
+        batch_id
+    }
+
+    async fn status(&self, listing: u64, batch_id: &str) -> Value {
+        let (status, body) = self
+            .post(
+                "status",
+                &json!({"listingIdentityId": listing, "batchId": batch_id}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// Polls until the batch is READY or FAILED (30 s at most).
+    async fn wait_terminal(&self, listing: u64, batch_id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let body = self.status(listing, batch_id).await;
+            if matches!(body["status"].as_str(), Some("READY" | "FAILED")) {
+                return body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "not processed within 30 s: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Each asset's download at `resolution`: client id → the fetched bytes.
+    async fn downloads(
+        &self,
+        listing: u64,
+        batch_id: &str,
+        resolution: &str,
+    ) -> BTreeMap<String, Vec<u8>> {
+        let body =
+            json!({"listingIdentityId": listing, "batchId": batch_id, "resolution": resolution});
+        let (status, res) = self.post("downloads", &body).await;
+        assert_eq!(status, 200, "{res}");
+        let mut out = BTreeMap::new();
+        for d in res["downloads"].as_array().unwrap() {
+            let got = self
+                .client
+                .get(d["url"].as_str().unwrap())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(got.status(), 200);
+            let bytes = got.bytes().await.unwrap().to_vec();
+            out.insert(d["clientId"].as_str().unwrap().to_owned(), bytes);
+        }
+        out
+    }
+
+    async fn count(&self, sql: &str, batch_id: &str) -> i64 {
+        sqlx::query_scalar(self.store.dialect().sql(sql))
+            .bind(batch_id)
+            .fetch_one(self.store.pool())
+            .await
+            .unwrap()
+    }
+
+    async fn asset_processed_events(&self, batch_id: &str) -> i64 {
+        let sql =
+            "SELECT COUNT(*) FROM events WHERE aggregate_id = ? AND event_type = 'AssetProcessed'";
+        self.count(sql, batch_id).await
+    }
+
+    /// A worker of its own on this app's database and object store (the app runs none).
+    fn worker(&self, visibility: Duration) -> Worker {
+        let objects = LocalStore::new(
+            self.config.objects_dir(),
+            self.config.public_url.clone(),
+            &self.secrets.storage,
+        );
+        let settings = Settings {
+            concurrency: 2,
+            visibility,
+            ..Settings::default()
+        };
+        Worker::new(
+            Arc::new(Engine::new(self.store.clone())),
+            Arc::new(objects),
+            settings,
+        )
+    }
+}
+
+fn asset<'a>(status: &'a Value, client_id: &str) -> &'a Value {
+    status["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["clientId"] == client_id)
+        .unwrap_or_else(|| panic!("asset {client_id} in {status}"))
+}
+
+/// Decodes a rendition, checking its container; returns its dimensions and whether it has alpha.
+fn decode(bytes: &[u8], what: &str) -> (u32, u32, ImageFormat) {
+    let format = ::image::guess_format(bytes).unwrap_or_else(|e| panic!("{what}: {e}"));
+    let img = ::image::load_from_memory(bytes).unwrap_or_else(|e| panic!("{what}: {e}"));
+    let (w, h) = img.dimensions();
+    (w, h, format)
+}
+
+/// Fits `(w, h)` in a `edge` px long-edge box, never upscaling; the short edge may round
+/// either way.
+fn assert_fits(actual: (u32, u32), original: (u32, u32), edge: u32, what: &str) {
+    let (w, h) = original;
+    let long = w.max(h);
+    if long <= edge {
+        assert_eq!(actual, original, "{what}: never upscaled");
+        return;
+    }
+    let scale = f64::from(edge) / f64::from(long);
+    let expect = (f64::from(w) * scale, f64::from(h) * scale);
+    assert_eq!(actual.0.max(actual.1), edge, "{what}: long edge {actual:?}");
+    assert!(
+        (f64::from(actual.0) - expect.0).abs() <= 1.0
+            && (f64::from(actual.1) - expect.1).abs() <= 1.0,
+        "{what}: {actual:?}, expected about {expect:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn real_photos_reach_ready_and_download_at_their_sizes_without_a_pipeline() {
+    let app = spawn(WorkerMode::Embedded).await;
+    let listing = 701;
+    let files = [
+        photo("living", "PHOTO_HORIZONTAL", "living-room.jpg"),
+        photo("kitchen", "PHOTO_VERTICAL", "kitchen-portrait.jpg"),
+        photo(
+            "balcony",
+            "PHOTO_VERTICAL",
+            "balcony-exif-orientation-6.jpg",
+        ),
+        photo("plan", "PHOTO_HORIZONTAL", "floorplan-alpha.png"),
+    ];
+    let batch_id = app.submit(listing, &files).await;
+
+    let status = app.wait_terminal(listing, &batch_id).await;
+    assert_eq!(status["status"], "READY", "{status}");
+    assert_eq!(status["job"]["status"], "SUCCEEDED", "{status}");
+    assert_eq!(app.listing_status(listing).await, "PENDING_OWNER_APPROVAL");
+
+    // Upright size of each original: orientation 6 turns the stored 600x400 into 400x600.
+    let originals = BTreeMap::from([
+        ("living", (640, 427)),
+        ("kitchen", (480, 640)),
+        ("balcony", (400, 600)),
+        ("plan", (320, 240)),
+    ]);
+    for (client_id, size) in &originals {
+        let a = asset(&status, client_id);
+        assert_eq!(a["status"], "PROCESSED", "{a}");
+        assert_eq!(
+            (a["width"].as_u64(), a["height"].as_u64()),
+            (Some(u64::from(size.0)), Some(u64::from(size.1))),
+            "{a}"
+        );
+        let prefix = format!("{listing}/processed/photo/{batch_id}/1/");
+        for (name, key) in a["renditions"].as_object().unwrap() {
+            let key = key.as_str().unwrap();
+            assert!(key.starts_with(&format!("{prefix}{name}/")), "{key}");
+        }
+        assert_eq!(a["renditions"].as_object().unwrap().len(), 4, "{a}");
+    }
+
+    for (resolution, edge) in [("thumbnail", 320), ("large", 1920)] {
+        let got = app.downloads(listing, &batch_id, resolution).await;
+        assert_eq!(got.len(), 4, "{resolution}");
+        for (client_id, original) in &originals {
+            let what = format!("{client_id} {resolution}");
+            let (w, h, format) = decode(&got[*client_id], &what);
+            assert_fits((w, h), *original, edge, &what);
+            if *client_id == "plan" {
+                assert!(
+                    matches!(format, ImageFormat::Png | ImageFormat::WebP),
+                    "{what}: {format:?}"
+                );
+                let img = ::image::load_from_memory(&got[*client_id]).unwrap();
+                assert!(img.color().has_alpha(), "{what}: transparency kept");
+            } else {
+                assert_eq!(format, ImageFormat::Jpeg, "{what}");
+                // EXIF (with the fixture's GPS block) is dropped.
+                let exif = got[*client_id].windows(6).any(|w| w == b"Exif\0\0");
+                assert!(!exif, "{what}: no EXIF left");
+            }
+        }
+    }
+    let large = app.downloads(listing, &batch_id, "large").await;
+    assert_eq!(
+        decode(&large["balcony"], "balcony").0,
+        400,
+        "orientation 6 applied: upright"
+    );
+    assert_eq!(decode(&large["balcony"], "balcony").1, 600);
+    assert_eq!(decode(&large["living"], "living").0, 640, "never upscaled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_corrupt_photo_fails_only_itself() {
+    let app = spawn(WorkerMode::Embedded).await;
+    let listing = 702;
+    let whole = fixture("kitchen-portrait.jpg");
+    let corrupt = File {
+        client_id: "corrupt",
+        asset_type: "PHOTO_VERTICAL",
+        name: "truncated.jpg",
+        bytes: whole[..whole.len() / 3].to_vec(),
+    };
+    let clip = File {
+        client_id: "clip",
+        asset_type: "VIDEO_HORIZONTAL",
+        name: "walkthrough.mp4",
+        bytes: b"videos are verified and passed through, never decoded".repeat(100),
+    };
+    let files = [
+        photo("good", "PHOTO_HORIZONTAL", "living-room.jpg"),
+        corrupt,
+        clip,
+    ];
+    let batch_id = app.submit(listing, &files).await;
+
+    let status = app.wait_terminal(listing, &batch_id).await;
+    assert_eq!(status["status"], "FAILED", "{status}");
+    let bad = asset(&status, "corrupt");
+    assert_eq!(bad["status"], "FAILED", "{bad}");
+    assert_eq!(bad["errorCode"], "DECODE_FAILED", "{bad}");
+    assert!(
+        bad["errorMessage"].as_str().is_some_and(|m| !m.is_empty()),
+        "{bad}"
+    );
+    let good = asset(&status, "good");
+    assert_eq!(good["status"], "PROCESSED", "{good}");
+    assert_eq!(good["renditions"].as_object().unwrap().len(), 4, "{good}");
+    assert_eq!(
+        (good["width"].as_u64(), good["height"].as_u64()),
+        (Some(640), Some(427))
+    );
+    let clip = asset(&status, "clip");
+    assert_eq!(clip["status"], "PROCESSED", "{clip}");
+    assert_eq!(
+        clip["renditions"],
+        json!({"original": clip["rawObjectKey"]}),
+        "{clip}"
+    );
+    assert_eq!(
+        app.listing_status(listing).await,
+        "PENDING_PHOTO_PROCESSING"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn raw_objects_are_verified_before_use() {
+    let app = spawn(WorkerMode::Off).await;
+    let worker = app.worker(Duration::from_secs(60));
+    let listing = 705;
+    let files = [
+        photo("swapped", "PHOTO_HORIZONTAL", "living-room.jpg"),
+        photo("shrunk", "PHOTO_VERTICAL", "kitchen-portrait.jpg"),
+        photo("gone", "PHOTO_VERTICAL", "balcony-exif-orientation-6.jpg"),
+    ];
+    let batch_id = app.submit(listing, &files).await;
+    // Changed on disk after the upload was verified: same length other bytes, shorter, removed.
+    let status = app.status(listing, &batch_id).await;
+    let path = |client_id: &str| {
+        let key = asset(&status, client_id)["rawObjectKey"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        app.config.objects_dir().join(key)
+    };
+    let mut swapped = files[0].bytes.clone();
+    swapped[100] ^= 0xff;
+    std::fs::write(path("swapped"), swapped).unwrap();
+    std::fs::write(path("shrunk"), &files[1].bytes[..10]).unwrap();
+    std::fs::remove_file(path("gone")).unwrap();
+
+    let message = next_message(&worker).await;
+    assert_eq!(
+        worker.handle(&message).await,
+        Handled::Deleted(Outcome::Done)
+    );
+    let status = app.status(listing, &batch_id).await;
+    assert_eq!(status["status"], "FAILED", "{status}");
+    for (client_id, code) in [
+        ("swapped", "CHECKSUM_MISMATCH"),
+        ("shrunk", "SIZE_MISMATCH"),
+        ("gone", "STORAGE_ERROR"),
+    ] {
+        let a = asset(&status, client_id);
+        assert_eq!(
+            (a["status"].as_str(), a["errorCode"].as_str()),
+            (Some("FAILED"), Some(code)),
+            "{a}"
+        );
+    }
+    assert_eq!(worker.queue().depth().await.unwrap(), Default::default());
+}
+
+/// Receives the next job message, waiting for the relay to move it from the outbox.
+async fn next_message(worker: &Worker) -> toq_media::queue::Message {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(m) = worker.queue().receive(1).await.unwrap().pop() {
+            return m;
+        }
+        assert!(Instant::now() < deadline, "no job message");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_redelivered_job_changes_nothing() {
+    let app = spawn(WorkerMode::Off).await;
+    let worker = app.worker(Duration::from_secs(1));
+    let listing = 703;
+    let files = [
+        photo("living", "PHOTO_HORIZONTAL", "living-room.jpg"),
+        photo(
+            "balcony",
+            "PHOTO_VERTICAL",
+            "balcony-exif-orientation-6.jpg",
+        ),
+    ];
+    let batch_id = app.submit(listing, &files).await;
+
+    // First delivery: processed, then the worker "dies" before deleting the message.
+    let first = next_message(&worker).await;
+    let job = Job::parse(&first.payload).unwrap();
+    assert_eq!(worker.process(&job).await.unwrap(), Outcome::Done);
+    let done = app.status(listing, &batch_id).await;
+    assert_eq!(done["status"], "READY", "{done}");
+    let events = app
+        .count(
+            "SELECT COUNT(*) FROM events WHERE aggregate_id = ?",
+            &batch_id,
+        )
+        .await;
+    assert_eq!(app.asset_processed_events(&batch_id).await, 2);
+
+    // The visibility timeout lapses and the message comes back: found stale, and deleted.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let again = next_message(&worker).await;
+    assert_eq!((again.id, again.receive_count), (first.id, 2));
+    assert_eq!(
+        worker.handle(&again).await,
+        Handled::Deleted(Outcome::Stale)
+    );
+    assert_eq!(
+        worker.queue().depth().await.unwrap(),
+        Default::default(),
+        "deleted"
+    );
+
+    assert_eq!(
+        app.status(listing, &batch_id).await,
+        done,
+        "same final state"
+    );
+    let after = app
+        .count(
+            "SELECT COUNT(*) FROM events WHERE aggregate_id = ?",
+            &batch_id,
+        )
+        .await;
+    assert_eq!(after, events, "no event from the redelivery");
+    assert_eq!(app.asset_processed_events(&batch_id).await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_deliveries_at_once_record_each_asset_once() {
+    let app = spawn(WorkerMode::Off).await;
+    let worker = app.worker(Duration::from_secs(60));
+    let listing = 704;
+    let files = [
+        photo("living", "PHOTO_HORIZONTAL", "living-room.jpg"),
+        photo("kitchen", "PHOTO_VERTICAL", "kitchen-portrait.jpg"),
+        photo("plan", "PHOTO_HORIZONTAL", "floorplan-alpha.png"),
+    ];
+    let batch_id = app.submit(listing, &files).await;
+    let message = next_message(&worker).await;
+    let job = Job::parse(&message.payload).unwrap();
+
+    // As if the visibility lapsed while the first worker was still busy.
+    let (a, b) = tokio::join!(worker.process(&job), worker.process(&job));
+    let outcomes = [a.unwrap(), b.unwrap()];
+    assert!(outcomes.contains(&Outcome::Done), "{outcomes:?}");
+    let status = app.status(listing, &batch_id).await;
+    assert_eq!(status["status"], "READY", "{status}");
+    assert_eq!(app.asset_processed_events(&batch_id).await, 3);
+    assert_eq!(
+        worker.handle(&message).await,
+        Handled::Deleted(Outcome::Stale)
+    );
+    assert_eq!(app.listing_status(listing).await, "PENDING_OWNER_APPROVAL");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_message_that_is_not_a_job_is_left_for_the_dead_letter_queue() {
+    let app = spawn(WorkerMode::Off).await;
+    let worker = app.worker(Duration::from_secs(60));
+    worker
+        .queue()
+        .send("junk", "{\"jobId\": 1}", &BTreeMap::new())
+        .await
+        .unwrap();
+    let message = next_message(&worker).await;
+    assert_eq!(worker.handle(&message).await, Handled::Malformed);
+    let depth = worker.queue().depth().await.unwrap();
+    assert_eq!(
+        (depth.visible, depth.in_flight),
+        (0, 1),
+        "kept, not deleted"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_message_stays_hidden_while_its_job_runs_and_only_then() {
+    use toq_media::worker::heartbeat::Heartbeat;
+    let app = spawn(WorkerMode::Off).await;
+    let visibility = Duration::from_secs(1);
+    let worker = app.worker(visibility);
+    worker
+        .queue()
+        .send("long", "{}", &BTreeMap::new())
+        .await
+        .unwrap();
+    let message = next_message(&worker).await;
+
+    let heartbeat = Heartbeat::start(
+        worker.queue().clone(),
+        message.receipt.clone(),
+        visibility,
+        Duration::from_millis(250),
+    );
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    assert!(
+        worker.queue().receive(1).await.unwrap().is_empty(),
+        "extended past its timeout"
+    );
+
+    drop(heartbeat); // the worker died
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let again = worker.queue().receive(1).await.unwrap();
+    assert_eq!(
+        again.first().map(|m| m.id),
+        Some(message.id),
+        "delivered again"
+    );
+}
