@@ -12,3 +12,4 @@ pub mod reconciler;
 pub mod startup;
 pub mod storage;
 pub mod store;
+pub mod worker;

@@ -336,9 +336,12 @@ impl SafeName {
         }
         let trimmed = out.trim_start_matches(['.', '-']).trim_end_matches('-');
         if trimmed.is_empty() {
-            Self("file".to_owned())
-        } else {
-            Self(trimmed.to_owned())
+            return Self("file".to_owned());
+        }
+        // `.meta` names are the object store's sidecars; a file may not pose as one.
+        match trimmed.strip_suffix(".meta") {
+            Some(stem) => Self(format!("{stem}-meta")),
+            None => Self(trimmed.to_owned()),
         }
     }
     pub fn as_str(&self) -> &str {
@@ -538,6 +541,7 @@ mod tests {
             prop_assert!(!s.contains('/') && !s.contains("..") && !s.contains('\\'));
             prop_assert!(s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)));
             prop_assert!(s.len() <= 80);
+            prop_assert!(!s.ends_with(".meta"));
         }
 
         #[test]
