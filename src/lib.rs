@@ -12,4 +12,5 @@ pub mod reconciler;
 pub mod startup;
 pub mod storage;
 pub mod store;
+pub mod telemetry;
 pub mod worker;

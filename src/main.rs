@@ -67,6 +67,14 @@ enum Command {
     /// Check the event store's hash chains.
     #[command(subcommand)]
     Audit(Audit),
+    /// Render one image file with the worker's pipeline and print the outcome and this process's
+    /// peak memory as JSON (diagnostics; the memory bound test uses it).
+    #[command(hide = true)]
+    Render {
+        file: std::path::PathBuf,
+        #[arg(long, default_value = "image/jpeg")]
+        content_type: String,
+    },
     /// Drive a seeded synthetic workload of valid and invalid commands (tests, benchmarks).
     #[command(hide = true)]
     Workload {
@@ -189,9 +197,31 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    if let Command::Render { file, content_type } = &command {
+        let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+        let options = toq_media::worker::image::ImageOptions::default();
+        let outcome = match toq_media::worker::image::render(&bytes, content_type, &options) {
+            Ok(p) => {
+                serde_json::json!({"width": p.width, "height": p.height, "renditions": p.renditions.iter().map(|r| serde_json::json!({"name": r.name, "width": r.width, "height": r.height, "bytes": r.bytes.len()})).collect::<Vec<_>>()})
+            }
+            Err(f) => serde_json::json!({"errorCode": f.code, "errorMessage": f.message}),
+        };
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let peak_kb = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+        println!(
+            "{}",
+            serde_json::json!({"outcome": outcome, "peakRssKb": peak_kb})
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let store = open(&config).await?;
     match command {
-        Command::Token { .. } | Command::Secret { .. } => unreachable!("handled above"),
+        Command::Token { .. } | Command::Secret { .. } | Command::Render { .. } => {
+            unreachable!("handled above")
+        }
         Command::Serve => {
             let running = startup::start(config.clone(), store).await?;
             let base = format!(

@@ -22,6 +22,12 @@ pub struct Running {
     pub shutdown: tokio::sync::watch::Sender<bool>,
 }
 
+async fn metrics(handle: web::Data<metrics_exporter_prometheus::PrometheusHandle>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(handle.render())
+}
+
 async fn not_found(_: HttpRequest) -> HttpResponse {
     HttpResponse::NotFound().json(serde_json::json!({
         "code": 404, "error": "NOT_FOUND", "message": "no such route", "details": {}
@@ -63,6 +69,7 @@ pub async fn start(mut config: Config, store: Store) -> anyhow::Result<Running> 
         tokio::spawn(Arc::new(worker).run(shutdown_rx));
     }
 
+    let prometheus = web::Data::new(crate::telemetry::init_metrics());
     let state = web::Data::new(AppState {
         engine,
         objects: objects.clone(),
@@ -75,6 +82,8 @@ pub async fn start(mut config: Config, store: Store) -> anyhow::Result<Running> 
             .wrap(from_fn(request::with_request_id))
             .app_data(state.clone())
             .app_data(objects.clone())
+            .app_data(prometheus.clone())
+            .route("/metrics", web::get().to(metrics))
             .app_data(
                 web::QueryConfig::default()
                     .error_handler(|e, _| ApiError::InvalidJson(e.to_string()).into()),

@@ -726,6 +726,40 @@ fn huge_jpeg_sof_is_image_too_large() {
     assert!(failure.message.contains("20000x20000"), "{failure}");
 }
 
+/// A 20000×20000 header is refused before any pixel buffer exists: the whole process (the
+/// `toq-media render` diagnostics command) stays far below the 1.2 GB such an image would need.
+#[test]
+fn huge_headers_are_refused_with_little_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.jpg");
+    std::fs::write(
+        &path,
+        with_sof_dimensions(&fixture("living-room.jpg"), 20_000, 20_000),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_toq-media"))
+        .arg("render")
+        .arg(&path)
+        .output()
+        .expect("the binary runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["outcome"]["errorCode"],
+        Failure::IMAGE_TOO_LARGE,
+        "{report}"
+    );
+    let peak_kb = report["peakRssKb"].as_u64().expect("peak RSS is reported");
+    assert!(
+        peak_kb < 100 * 1024,
+        "peak RSS {peak_kb} kB is not under 100 MB"
+    );
+}
+
 #[test]
 fn max_pixels_is_configurable_and_inclusive() {
     let bytes = fixture("living-room.jpg");

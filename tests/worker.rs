@@ -432,6 +432,26 @@ async fn a_corrupt_photo_fails_only_itself() {
         app.listing_status(listing).await,
         "PENDING_PHOTO_PROCESSING"
     );
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("media_assets_processed_total")
+                && l.contains("error_code=\"DECODE_FAILED\"")),
+        "failures are counted by code:\n{metrics}"
+    );
+    assert!(
+        metrics.contains("media_image_seconds_per_megapixel"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -48,7 +48,25 @@ pub async fn process(
         Ok(Verified::Image(processed)) => write_renditions(objects, job, asset, processed).await,
         Err(f) => Err(f),
     };
-    let ms = started.elapsed().as_millis() as u64;
+    let elapsed = started.elapsed();
+    let ms = elapsed.as_millis() as u64;
+    let asset_type = asset.asset_type.as_str();
+    let code = result.as_ref().map_or_else(|f| f.code, |_| "OK");
+    metrics::counter!("media_assets_processed_total", "asset_type" => asset_type, "error_code" => code).increment(1);
+    metrics::histogram!("media_asset_processing_seconds", "asset_type" => asset_type)
+        .record(elapsed.as_secs_f64());
+    if let Ok(CallbackOutput {
+        width: Some(w),
+        height: Some(h),
+        ..
+    }) = &result
+    {
+        let megapixels = f64::from(*w) * f64::from(*h) / 1e6;
+        if megapixels > 0.0 {
+            metrics::histogram!("media_image_seconds_per_megapixel")
+                .record(elapsed.as_secs_f64() / megapixels);
+        }
+    }
     match result {
         Ok(out) => {
             tracing::info!(

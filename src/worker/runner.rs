@@ -195,6 +195,8 @@ impl Worker {
             }
         };
         let started = Instant::now();
+        let inflight = metrics::gauge!("media_processing_inflight_jobs");
+        inflight.increment(1.0);
         let heartbeat = Heartbeat::start(
             self.queue.clone(),
             message.receipt.clone(),
@@ -203,6 +205,7 @@ impl Worker {
         );
         let outcome = self.process(&job).await;
         drop(heartbeat);
+        inflight.decrement(1.0);
         let ms = started.elapsed().as_millis() as u64;
         let (job_id, batch_id) = (job.job_id, job.batch_id);
         let outcome = match outcome {
