@@ -81,3 +81,28 @@ pub async fn batch(
         .filter(|b| b.listing_id == listing.listing_identity_id)
         .ok_or(ApiError::BatchNotFound)
 }
+
+/// What a batch command acts on: the listing (visible, and commands allowed to this caller), the
+/// batch (of that listing, not deleted) and its assets (owners: project media only).
+pub async fn command_target(
+    store: &Store,
+    caller: Caller,
+    listing_id: u64,
+    batch_id: &str,
+    owner_project_media: bool,
+) -> Result<(ListingView, queries::BatchView, Vec<queries::AssetView>), ApiError> {
+    let listing = self::listing(
+        store,
+        caller,
+        listing_id,
+        Action::Command,
+        owner_project_media,
+    )
+    .await?;
+    let batch = self::batch(store, &listing, batch_id).await?;
+    let assets = queries::assets(store, &batch.batch_id)
+        .await
+        .map_err(ApiError::internal)?;
+    check_asset_types(caller, assets.iter().map(|a| a.asset_type.as_str()))?;
+    Ok((listing, batch, assets))
+}

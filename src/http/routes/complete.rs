@@ -7,7 +7,7 @@ use aggregates::{ClientId, ConfirmUploads, JobId, MediaBatchCommand, ObjectKey};
 use chrono::Utc;
 
 use super::Fields;
-use crate::http::access::{self, Action};
+use crate::http::access;
 use crate::http::dto::{CompleteRequest, ErrorBody, UploadsReceived};
 use crate::http::error::ApiError;
 use crate::http::{AppState, request};
@@ -61,19 +61,14 @@ pub async fn complete(
     let batch_id = batch_id.expect("validated");
 
     let store = state.engine.store();
-    let listing = access::listing(
+    let (_, batch, assets) = access::command_target(
         store,
         caller,
         listing_id,
-        Action::Command,
+        &batch_id.to_string(),
         state.config.owner_project_media,
     )
     .await?;
-    let batch = access::batch(store, &listing, &batch_id.to_string()).await?;
-    let assets = crate::queries::assets(store, &batch.batch_id)
-        .await
-        .map_err(ApiError::internal)?;
-    access::check_asset_types(caller, assets.iter().map(|a| a.asset_type.as_str()))?;
 
     // What the store holds under each file's key; the aggregate compares it with the manifest.
     let mut stored = BTreeMap::new();

@@ -5,7 +5,7 @@ use aggregates::{Delete, MediaBatchCommand};
 use chrono::Utc;
 
 use super::Fields;
-use crate::http::access::{self, Action};
+use crate::http::access;
 use crate::http::dto::{BatchDeleted, DeleteRequest, ErrorBody};
 use crate::http::error::ApiError;
 use crate::http::{AppState, request};
@@ -44,28 +44,19 @@ pub async fn delete(
     let mut fields = Fields::default();
     let listing_id = fields.listing_id(body.listing_identity_id);
     let batch_id = fields.batch_id(body.batch_id.as_deref());
-    let reason = body.reason.unwrap_or_default();
-    let n = reason.trim().chars().count();
-    if n == 0 || n > 500 {
-        fields.push("reason", "must be 1 to 500 characters");
-    }
+    let reason = fields.reason(body.reason);
     fields.check()?;
     let batch_id = batch_id.expect("validated");
 
     let store = state.engine.store();
-    let listing = access::listing(
+    let (_, batch, _) = access::command_target(
         store,
         caller,
         listing_id,
-        Action::Command,
+        &batch_id.to_string(),
         state.config.owner_project_media,
     )
     .await?;
-    let batch = access::batch(store, &listing, &batch_id.to_string()).await?;
-    let assets = crate::queries::assets(store, &batch.batch_id)
-        .await
-        .map_err(ApiError::internal)?;
-    access::check_asset_types(caller, assets.iter().map(|a| a.asset_type.as_str()))?;
     let command = MediaBatchCommand::Delete(Delete {
         reason,
         now: Utc::now(),

@@ -76,6 +76,16 @@ impl Fields {
         }
     }
 
+    /// A free-text reason: 1–500 characters after trimming.
+    fn reason(&mut self, raw: Option<String>) -> String {
+        let reason = raw.unwrap_or_default();
+        let n = reason.trim().chars().count();
+        if n == 0 || n > 500 {
+            self.push("reason", "must be 1 to 500 characters");
+        }
+        reason
+    }
+
     fn push(&mut self, field: &str, message: impl Into<String>) {
         self.0.push(FieldError::new(field, message));
     }
