@@ -29,6 +29,8 @@ pub struct Message {
     pub attributes: BTreeMap<String, String>,
     /// How many times it has been received, this delivery included.
     pub receive_count: i64,
+    /// When the relay put it on the queue (RFC 3339), for queue-wait metrics.
+    pub enqueued_at: String,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -114,7 +116,7 @@ impl TableQueue {
         let pool = self.store.pool();
         let now = Utc::now();
         let (now_s, hidden_until) = (stamp(now), stamp(now + self.visibility));
-        let sql = "SELECT id, payload, attributes, receive_count FROM job_queue \
+        let sql = "SELECT id, payload, attributes, receive_count, enqueued_at FROM job_queue \
                    WHERE queue = ? AND dead = 0 AND visible_at <= ? ORDER BY visible_at, id LIMIT ?";
         let candidates = sqlx::query(dialect.sql(sql))
             .bind(&self.queue)
@@ -217,7 +219,7 @@ impl TableQueue {
 
     /// Dead messages, oldest first, for an operator to inspect (their receipt is the last one).
     pub async fn dead_letters(&self, limit: i64) -> Result<Vec<Message>, QueueError> {
-        let sql = "SELECT id, payload, attributes, receive_count, receipt FROM job_queue \
+        let sql = "SELECT id, payload, attributes, receive_count, enqueued_at, receipt FROM job_queue \
                    WHERE queue = ? AND dead <> 0 ORDER BY id LIMIT ?";
         let rows = sqlx::query(self.store.dialect().sql(sql))
             .bind(&self.queue)
@@ -270,6 +272,7 @@ fn message(row: &AnyRow, receipt: String) -> Result<Message, QueueError> {
         attributes: serde_json::from_str(&attributes)
             .map_err(|source| QueueError::Attributes { id, source })?,
         receive_count: row.try_get("receive_count")?,
+        enqueued_at: row.try_get("enqueued_at")?,
     })
 }
 

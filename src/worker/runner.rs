@@ -195,6 +195,14 @@ impl Worker {
             }
         };
         let started = Instant::now();
+        if message.receive_count == 1
+            && let Ok(enqueued) = chrono::DateTime::parse_from_rfc3339(&message.enqueued_at)
+        {
+            let waited = (chrono::Utc::now() - enqueued.with_timezone(&chrono::Utc))
+                .to_std()
+                .unwrap_or_default();
+            metrics::histogram!("media_queue_wait_seconds").record(waited.as_secs_f64());
+        }
         let inflight = metrics::gauge!("media_processing_inflight_jobs");
         inflight.increment(1.0);
         let heartbeat = Heartbeat::start(
