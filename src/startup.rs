@@ -79,6 +79,7 @@ pub async fn start(mut config: Config, store: Store) -> anyhow::Result<Running> 
     let objects = web::Data::from(objects);
     let server = HttpServer::new(move || {
         App::new()
+            .wrap(from_fn(crate::telemetry::observe_http))
             .wrap(from_fn(request::with_request_id))
             .app_data(state.clone())
             .app_data(objects.clone())

@@ -33,6 +33,19 @@ impl Store {
     }
 
     pub(super) async fn append(&self, new: &[SerializedEvent]) -> Result<(), PersistenceError> {
+        let started = std::time::Instant::now();
+        let result = self.append_in_transaction(new).await;
+        let outcome = match &result {
+            Ok(()) => "ok",
+            Err(PersistenceError::OptimisticLockError) => "conflict",
+            Err(_) => "error",
+        };
+        metrics::histogram!("media_event_append_seconds", "backend" => self.dialect.name(), "status" => outcome)
+            .record(started.elapsed().as_secs_f64());
+        result
+    }
+
+    async fn append_in_transaction(&self, new: &[SerializedEvent]) -> Result<(), PersistenceError> {
         let Some(first) = new.first() else {
             return Ok(());
         };

@@ -172,4 +172,24 @@ async fn upload_verify_process_ready_download() {
         ]
     );
     assert_eq!(history.body["events"][0]["actor"]["userId"], "7");
+
+    // Metrics name routes by pattern, never by the ids in the path.
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"route="/api/v2/listings/media/batches/{batch_id}/events""#),
+        "{metrics}"
+    );
+    assert!(!metrics.contains(&batch_id), "no batch id in any label");
+    assert!(
+        metrics.contains(r#"media_event_append_seconds_count{backend="sqlite",status="ok"}"#),
+        "{metrics}"
+    );
 }
