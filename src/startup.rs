@@ -28,10 +28,8 @@ async fn metrics(handle: web::Data<metrics_exporter_prometheus::PrometheusHandle
         .body(handle.render())
 }
 
-async fn not_found(_: HttpRequest) -> HttpResponse {
-    HttpResponse::NotFound().json(serde_json::json!({
-        "code": 404, "error": "NOT_FOUND", "message": "no such route", "details": {}
-    }))
+async fn not_found(_: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::RouteNotFound)
 }
 
 /// Builds and binds everything; the caller awaits `server`.

@@ -34,6 +34,8 @@ pub enum ApiError {
     Batch(MediaBatchError),
     #[error("too many concurrent changes; try again")]
     Busy,
+    #[error("no such route")]
+    RouteNotFound,
     #[error("internal error")]
     Internal(String),
 }
@@ -57,6 +59,7 @@ impl ApiError {
             Self::BatchNotReady { .. } => "BATCH_NOT_READY",
             Self::Batch(e) => e.code(),
             Self::Busy => "BUSY",
+            Self::RouteNotFound => "NOT_FOUND",
             Self::Internal(_) => "INTERNAL",
         }
     }
@@ -82,9 +85,10 @@ impl ResponseError for ApiError {
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::ListingNotFound | Self::BatchNotFound | Self::JobNotFound => {
-                StatusCode::NOT_FOUND
-            }
+            Self::ListingNotFound
+            | Self::BatchNotFound
+            | Self::JobNotFound
+            | Self::RouteNotFound => StatusCode::NOT_FOUND,
             Self::Batch(MediaBatchError::NotFound) => StatusCode::NOT_FOUND,
             Self::Batch(MediaBatchError::UnknownJob) => StatusCode::NOT_FOUND,
             Self::Batch(_) | Self::OpenBatchExists { .. } | Self::BatchNotReady { .. } => {

@@ -54,6 +54,14 @@ async fn sync(engine: &Engine, listing: u64, status: &str) -> ListingId {
     id
 }
 
+/// A new batch of `files` photos for a listing awaiting media.
+async fn create(engine: &Engine, listing: ListingId, files: usize) -> BatchId {
+    let id = BatchId::generate();
+    let command = request(id, listing, "PENDING_PHOTO_PROCESSING", files);
+    engine.batch(id, command, &actor()).await.unwrap();
+    id
+}
+
 fn request(batch_id: BatchId, listing: ListingId, status: &str, files: usize) -> MediaBatchCommand {
     MediaBatchCommand::RequestUploads(RequestUploads {
         batch_id,
@@ -164,15 +172,7 @@ pub async fn workload_rows_equal_a_rebuild(server: &str, seed: u64, steps: u64) 
 pub async fn ready_batch_moves_listing_to_owner_approval(server: &str) {
     let engine = fresh_engine(server).await;
     let listing = sync(&engine, 5, "PENDING_PHOTO_PROCESSING").await;
-    let id = BatchId::generate();
-    engine
-        .batch(
-            id,
-            request(id, listing, "PENDING_PHOTO_PROCESSING", 2),
-            &actor(),
-        )
-        .await
-        .unwrap();
+    let id = create(&engine, listing, 2).await;
     let batch = engine.batch_state(id).await.unwrap().batch.unwrap();
     let stored = batch
         .assets
@@ -309,15 +309,7 @@ async fn snapshot(store: &Store) -> Vec<i64> {
 pub async fn refused_commands_change_nothing(server: &str) {
     let engine = fresh_engine(server).await;
     let listing = sync(&engine, 9, "PENDING_PHOTO_PROCESSING").await;
-    let id = BatchId::generate();
-    engine
-        .batch(
-            id,
-            request(id, listing, "PENDING_PHOTO_PROCESSING", 2),
-            &actor(),
-        )
-        .await
-        .unwrap();
+    let id = create(&engine, listing, 2).await;
     let before = snapshot(engine.store()).await;
 
     let other = BatchId::generate();
@@ -454,15 +446,7 @@ pub async fn old_event_versions_are_upcast(server: &str) {
     );
     let engine = Engine::new(store);
     let listing = ListingId::parse(77).unwrap();
-    let id = BatchId::generate();
-    engine
-        .batch(
-            id,
-            request(id, listing, "PENDING_PHOTO_PROCESSING", 1),
-            &actor(),
-        )
-        .await
-        .unwrap();
+    let id = create(&engine, listing, 1).await;
     engine
         .listing(
             listing,
