@@ -34,6 +34,102 @@ pub struct Config {
     pub worker: WorkerMode,
     /// Jobs (and images) the built-in worker handles at once (`TOQ_MEDIA_WORKER_CONCURRENCY`).
     pub worker_concurrency: usize,
+    /// Where objects live (`TOQ_MEDIA_STORAGE`).
+    pub storage: StorageBackend,
+    /// What carries jobs, results and listing events (`TOQ_MEDIA_QUEUE`).
+    pub queue: QueueBackend,
+}
+
+/// `local`: a directory under the data dir, served by the api. `s3`: an S3 bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageBackend {
+    Local,
+    S3(S3Config),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Config {
+    pub bucket: String,
+    /// An S3-compatible endpoint instead of AWS's (emulators, MinIO).
+    pub endpoint: Option<String>,
+    /// Bucket in the path rather than the host name; on by default with a custom endpoint.
+    pub path_style: bool,
+}
+
+/// `local`: the table queue in the database. `sqs`: Amazon SQS queues.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueBackend {
+    Local,
+    Sqs(SqsConfig),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqsConfig {
+    pub jobs_url: String,
+    /// Jobs of a second or later attempt go here when set, else to `jobs_url`.
+    pub retry_url: Option<String>,
+    /// Pipeline results to apply; when set, the built-in worker also reports here.
+    pub results_url: Option<String>,
+    /// Where unreadable results are moved aside; without it they stay on the results queue
+    /// until its redrive policy moves them.
+    pub results_dlq_url: Option<String>,
+    /// `listing.status_changed` messages for the platform; without it they stay in the
+    /// database's table queue.
+    pub listing_events_url: Option<String>,
+    pub endpoint: Option<String>,
+    /// Long-polling wait of a receive, 0–20 s.
+    pub wait_seconds: i32,
+}
+
+impl StorageBackend {
+    fn from_env() -> anyhow::Result<Self> {
+        match var("STORAGE").as_deref() {
+            None | Some("local") => Ok(Self::Local),
+            Some("s3") => {
+                let endpoint = var("S3_ENDPOINT");
+                Ok(Self::S3(S3Config {
+                    bucket: required("S3_BUCKET", "TOQ_MEDIA_STORAGE=s3")?,
+                    path_style: match var("S3_PATH_STYLE").as_deref() {
+                        None => endpoint.is_some(),
+                        Some("true") => true,
+                        Some("false") => false,
+                        Some(other) => {
+                            anyhow::bail!(
+                                "TOQ_MEDIA_S3_PATH_STYLE={other:?}: expected true or false"
+                            )
+                        }
+                    },
+                    endpoint,
+                }))
+            }
+            Some(other) => anyhow::bail!("TOQ_MEDIA_STORAGE={other:?}: expected local or s3"),
+        }
+    }
+}
+
+impl QueueBackend {
+    fn from_env() -> anyhow::Result<Self> {
+        match var("QUEUE").as_deref() {
+            None | Some("local") => Ok(Self::Local),
+            Some("sqs") => Ok(Self::Sqs(SqsConfig {
+                jobs_url: required("SQS_JOBS_URL", "TOQ_MEDIA_QUEUE=sqs")?,
+                retry_url: var("SQS_RETRY_URL"),
+                results_url: var("SQS_RESULTS_URL"),
+                results_dlq_url: var("SQS_RESULTS_DLQ_URL"),
+                listing_events_url: var("SQS_LISTING_EVENTS_URL"),
+                endpoint: var("SQS_ENDPOINT"),
+                wait_seconds: match number("SQS_WAIT_SECONDS", 20)? {
+                    n @ 0..=20 => n,
+                    n => anyhow::bail!("TOQ_MEDIA_SQS_WAIT_SECONDS={n}: SQS allows 0 to 20"),
+                },
+            })),
+            Some(other) => anyhow::bail!("TOQ_MEDIA_QUEUE={other:?}: expected local or sqs"),
+        }
+    }
+}
+
+fn required(name: &str, because: &str) -> anyhow::Result<String> {
+    var(name).with_context(|| format!("{because} needs TOQ_MEDIA_{name}"))
 }
 
 /// `embedded`: `serve` processes jobs itself. `off`: an external pipeline or a separate
@@ -107,6 +203,8 @@ impl Config {
                 0 => anyhow::bail!("TOQ_MEDIA_WORKER_CONCURRENCY must be at least 1"),
                 n => n,
             },
+            storage: StorageBackend::from_env()?,
+            queue: QueueBackend::from_env()?,
             bind,
             public_url: public_url.trim_end_matches('/').to_owned(),
             data_dir,

@@ -2,6 +2,8 @@
 //! backends, command engine, operator tools and CLI.
 
 pub mod auth;
+pub mod aws;
+pub mod backends;
 pub mod config;
 pub mod engine;
 pub mod http;

@@ -7,11 +7,11 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use toq_media::auth::{Caller, Role, jwt};
+use toq_media::backends::Backends;
 use toq_media::config::Config;
 use toq_media::engine::Engine;
 use toq_media::ops::{audit, history, progress, rebuild, verify, workload};
 use toq_media::startup;
-use toq_media::storage::LocalStore;
 use toq_media::store::Store;
 use toq_media::worker;
 
@@ -142,17 +142,17 @@ fn redact(url: &str) -> String {
 /// grace period; any it abandons are delivered again).
 async fn run_worker(config: &Config, store: Store) -> anyhow::Result<()> {
     let secrets = config.secrets()?;
-    let objects = std::sync::Arc::new(LocalStore::new(
-        config.objects_dir(),
-        config.public_url.clone(),
-        &secrets.storage,
-    ));
+    let backends = Backends::new(config, &secrets).await;
     let engine = std::sync::Arc::new(Engine::new(store));
     let settings = worker::Settings::from_config(config);
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let running = tokio::spawn(
-        std::sync::Arc::new(worker::Worker::new(engine, objects, settings)).run(stopped),
+    let worker = worker::Worker::new(
+        engine,
+        backends.objects.clone(),
+        backends.worker_queues(),
+        settings,
     );
+    let running = tokio::spawn(std::sync::Arc::new(worker).run(stopped));
     eprintln!(
         "toq-media worker: {} at once on {} (Ctrl-C stops)",
         config.worker_concurrency,

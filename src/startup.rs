@@ -1,5 +1,6 @@
-//! `toq-media serve`: the API, the local object store, the outbox relay, the reconciler and
-//! (unless `TOQ_MEDIA_WORKER=off`) the built-in worker in one process.
+//! `toq-media serve`: the API, the local object store's routes (when it is the store), the
+//! outbox relay, the results consumer (with SQS), the reconciler and (unless
+//! `TOQ_MEDIA_WORKER=off`) the built-in worker in one process.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,11 +9,11 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use anyhow::Context;
 
+use crate::backends::Backends;
 use crate::config::{Config, WorkerMode};
 use crate::engine::Engine;
 use crate::http::error::ApiError;
 use crate::http::{self, AppState, request};
-use crate::storage::LocalStore;
 use crate::store::Store;
 use crate::worker;
 
@@ -43,15 +44,12 @@ pub async fn start(mut config: Config, store: Store) -> anyhow::Result<Running> 
     }
     let secrets = config.secrets()?;
     let engine = Arc::new(Engine::new(store.clone()));
-    let objects = Arc::new(LocalStore::new(
-        config.objects_dir(),
-        config.public_url.clone(),
-        &secrets.storage,
-    ));
+    let backends = Arc::new(Backends::new(&config, &secrets).await);
     let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(crate::queue::relay::run(
         store.clone(),
         engine.clone(),
+        backends.sinks.clone(),
         Duration::from_millis(200),
         shutdown_rx.clone(),
     ));
@@ -61,26 +59,34 @@ pub async fn start(mut config: Config, store: Store) -> anyhow::Result<Running> 
         Duration::from_secs(30),
         shutdown_rx.clone(),
     ));
+    if let Some(results) = backends.results(engine.clone()) {
+        tokio::spawn(results.run(shutdown_rx.clone()));
+    }
     if config.worker == WorkerMode::Embedded {
         let settings = worker::Settings::from_config(&config);
-        let worker = worker::Worker::new(engine.clone(), objects.clone(), settings);
+        let worker = worker::Worker::new(
+            engine.clone(),
+            backends.objects.clone(),
+            backends.worker_queues(),
+            settings,
+        );
         tokio::spawn(Arc::new(worker).run(shutdown_rx));
     }
 
     let prometheus = web::Data::new(crate::telemetry::init_metrics());
+    // The local store's own routes serve its signed URLs; S3 serves its own.
+    let local = backends.objects.local().cloned().map(web::Data::from);
     let state = web::Data::new(AppState {
         engine,
-        objects: objects.clone(),
+        backends,
         config: config.clone(),
         secrets,
     });
-    let objects = web::Data::from(objects);
     let server = HttpServer::new(move || {
         App::new()
             .wrap(from_fn(crate::telemetry::observe_http))
             .wrap(from_fn(request::with_request_id))
             .app_data(state.clone())
-            .app_data(objects.clone())
             .app_data(prometheus.clone())
             .route("/metrics", web::get().to(metrics))
             .app_data(
@@ -92,7 +98,12 @@ pub async fn start(mut config: Config, store: Store) -> anyhow::Result<Running> 
                     .error_handler(|e, _| ApiError::InvalidJson(e.to_string()).into()),
             )
             .configure(http::configure)
-            .configure(crate::storage::routes::configure)
+            .configure(|cfg| {
+                if let Some(local) = &local {
+                    cfg.app_data(local.clone());
+                    crate::storage::routes::configure(cfg);
+                }
+            })
             .default_service(web::to(not_found))
     })
     .listen(listener)?;

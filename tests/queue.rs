@@ -12,7 +12,7 @@ use chrono::Utc;
 use common::suite::count;
 use toq_media::engine::{Actor, Engine};
 use toq_media::ops::workload;
-use toq_media::queue::{self, Depth, JOBS, LISTING_EVENTS, TableQueue, relay_once};
+use toq_media::queue::{self, Depth, JOBS, LISTING_EVENTS, Sinks, TableQueue, relay_once};
 use toq_media::store::Store;
 
 const SQLITE: &str = "sqlite:";
@@ -142,7 +142,7 @@ mod check {
         tokio::time::sleep(PAST_SHORT).await;
         let again = q.receive(1).await.unwrap();
         assert_eq!(again.len(), 1, "delivered again once the timeout passed");
-        assert_eq!((again[0].id, again[0].receive_count), (first[0].id, 2));
+        assert_eq!((&again[0].id, again[0].receive_count), (&first[0].id, 2));
         assert_ne!(again[0].receipt, first[0].receipt);
         assert!(
             !q.delete(&first[0].receipt).await.unwrap(),
@@ -223,7 +223,7 @@ mod check {
         for task in tasks {
             all.extend(task.await.unwrap());
         }
-        let distinct: HashSet<i64> = all.iter().copied().collect();
+        let distinct: HashSet<&String> = all.iter().collect();
         assert_eq!(
             all.len(),
             20,
@@ -243,7 +243,9 @@ mod check {
         let relays: Vec<_> = (0..4)
             .map(|_| {
                 let store = store.clone();
-                tokio::spawn(async move { relay_once(&store, 100).await.unwrap() })
+                tokio::spawn(
+                    async move { relay_once(&store, &Sinks::tables(), 100).await.unwrap() },
+                )
             })
             .collect();
         let mut moved = 0;
@@ -252,7 +254,7 @@ mod check {
         }
         assert_eq!(moved, 1);
         assert_eq!(count(&store, jobs_in_outbox).await, 0);
-        assert_eq!(relay_once(&store, 100).await.unwrap(), 0);
+        assert_eq!(relay_once(&store, &Sinks::tables(), 100).await.unwrap(), 0);
         assert_eq!(count(&store, "SELECT COUNT(*) FROM job_queue").await, 1);
 
         let jobs = TableQueue::new(store.clone(), JOBS, SHORT, 5);
@@ -292,11 +294,11 @@ mod check {
         };
         let result = MediaBatchCommand::RecordResult(result);
         engine.batch(id, result, &actor()).await.unwrap();
-        assert_eq!(relay_once(&store, 100).await.unwrap(), 0);
+        assert_eq!(relay_once(&store, &Sinks::tables(), 100).await.unwrap(), 0);
         let ready = "SELECT COUNT(*) FROM outbox WHERE topic = 'listing.media_ready'";
         assert_eq!(count(&store, ready).await, 1, "left to the engine");
         assert_eq!(engine.settle_ready_batches().await.unwrap(), 1);
-        assert_eq!(relay_once(&store, 100).await.unwrap(), 1);
+        assert_eq!(relay_once(&store, &Sinks::tables(), 100).await.unwrap(), 1);
         assert_eq!(count(&store, "SELECT COUNT(*) FROM outbox").await, 0);
         let events = TableQueue::new(store, LISTING_EVENTS, SHORT, 5);
         let got = events.receive(10).await.unwrap();
@@ -310,7 +312,13 @@ mod check {
         received_batch(&engine).await;
         let (stop, shutdown) = tokio::sync::watch::channel(false);
         let every = Duration::from_millis(20);
-        let relay = tokio::spawn(queue::relay::run(store.clone(), engine, every, shutdown));
+        let relay = tokio::spawn(queue::relay::run(
+            store.clone(),
+            engine,
+            Sinks::tables(),
+            every,
+            shutdown,
+        ));
         let jobs = TableQueue::new(store.clone(), JOBS, SHORT, 5);
         while jobs.depth().await.unwrap().visible == 0 {
             tokio::time::sleep(every).await;

@@ -13,9 +13,10 @@ use sha2::{Digest, Sha256};
 use toq_media::auth::{Caller, Role, jwt};
 use toq_media::config::{Config, Secrets, WorkerMode};
 use toq_media::engine::Engine;
-use toq_media::storage::LocalStore;
+use toq_media::queue::{JobQueue, TableQueue};
+use toq_media::storage::{LocalStore, ObjectStore};
 use toq_media::store::Store;
-use toq_media::worker::{Handled, Job, Outcome, Settings, Worker};
+use toq_media::worker::{Handled, Job, Outcome, Queues, Settings, Worker};
 
 const PHOTOGRAPHER: u64 = 7;
 const OWNER: u64 = 12;
@@ -251,11 +252,11 @@ impl App {
 
     /// A worker of its own on this app's database and object store (the app runs none).
     fn worker(&self, visibility: Duration) -> Worker {
-        let objects = LocalStore::new(
+        let objects = ObjectStore::Local(Arc::new(LocalStore::new(
             self.config.objects_dir(),
             self.config.public_url.clone(),
             &self.secrets.storage,
-        );
+        )));
         let settings = Settings {
             concurrency: 2,
             visibility,
@@ -264,6 +265,7 @@ impl App {
         Worker::new(
             Arc::new(Engine::new(self.store.clone())),
             Arc::new(objects),
+            Queues::Table,
             settings,
         )
     }
@@ -546,7 +548,7 @@ async fn a_redelivered_job_changes_nothing() {
     // The visibility timeout lapses and the message comes back: found stale, and deleted.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let again = next_message(&worker).await;
-    assert_eq!((again.id, again.receive_count), (first.id, 2));
+    assert_eq!((&again.id, again.receive_count), (&first.id, 2));
     assert_eq!(
         worker.handle(&again).await,
         Handled::Deleted(Outcome::Stale)
@@ -604,8 +606,7 @@ async fn two_deliveries_at_once_record_each_asset_once() {
 async fn a_message_that_is_not_a_job_is_left_for_the_dead_letter_queue() {
     let app = spawn(WorkerMode::Off).await;
     let worker = app.worker(Duration::from_secs(60));
-    worker
-        .queue()
+    table(&worker)
         .send("junk", "{\"jobId\": 1}", &BTreeMap::new())
         .await
         .unwrap();
@@ -625,8 +626,7 @@ async fn a_message_stays_hidden_while_its_job_runs_and_only_then() {
     let app = spawn(WorkerMode::Off).await;
     let visibility = Duration::from_secs(1);
     let worker = app.worker(visibility);
-    worker
-        .queue()
+    table(&worker)
         .send("long", "{}", &BTreeMap::new())
         .await
         .unwrap();
@@ -648,8 +648,16 @@ async fn a_message_stays_hidden_while_its_job_runs_and_only_then() {
     tokio::time::sleep(Duration::from_millis(1300)).await;
     let again = worker.queue().receive(1).await.unwrap();
     assert_eq!(
-        again.first().map(|m| m.id),
-        Some(message.id),
+        again.first().map(|m| &m.id),
+        Some(&message.id),
         "delivered again"
     );
+}
+
+/// The worker's table queue, for sending it messages directly.
+fn table(worker: &Worker) -> &TableQueue {
+    match worker.queue() {
+        JobQueue::Table(q) => q,
+        JobQueue::Sqs(_) => panic!("these tests run on the table queue"),
+    }
 }

@@ -11,14 +11,14 @@ use std::sync::Arc;
 
 use actix_web::web;
 
+use crate::backends::Backends;
 use crate::config::{Config, Secrets};
 use crate::engine::Engine;
-use crate::storage::LocalStore;
 
 /// What every handler may use.
 pub struct AppState {
     pub engine: Arc<Engine>,
-    pub objects: Arc<LocalStore>,
+    pub backends: Arc<Backends>,
     pub config: Config,
     pub secrets: Secrets,
 }

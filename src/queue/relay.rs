@@ -1,6 +1,9 @@
-//! The outbox relay: moves the messages a commit left in `outbox` into `job_queue`. Both tables
-//! live in one database, so the move is one transaction and each message is enqueued exactly
-//! once, even with several relays running (the unique message key settles any race).
+//! The outbox relay: moves the messages a commit left in `outbox` to their queues.
+//!
+//! To the table queue, the move is one local transaction, so each message is enqueued exactly
+//! once even with several relays running (the unique message key settles any race). To SQS, a
+//! row is deleted only after SQS accepted its message: a crash in between sends it again,
+//! which consumers take as the duplicate it is (at least once, never lost).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,30 +14,95 @@ use serde_json::Value;
 use sqlx::Row as _;
 use tokio::sync::watch;
 
-use super::table::{self, QueueError};
+use super::sqs::{MAX_BATCH, Outgoing, SqsQueue};
+use super::{QueueError, table};
 use crate::engine::Engine;
 use crate::store::Store;
 
-/// The queue of processing jobs (API.md §6).
+/// The table queue of processing jobs (API.md §6).
 pub const JOBS: &str = "jobs";
-/// The queue of listing status changes, for the platform.
+/// The table queue of listing status changes, for the platform.
 pub const LISTING_EVENTS: &str = "listing-events";
 
-/// Outbox rows moved per transaction by [`run`].
+/// Outbox rows moved per round by [`run`].
 const BATCH: i64 = 100;
 
-/// Moves up to `batch` job and listing-status outbox rows, oldest first, into their queues and
-/// deletes them, in one write transaction. Returns how many moved; 0 when a concurrent relay
-/// got there first (it moved them). `listing.media_ready` rows are left to the engine.
-pub async fn relay_once(store: &Store, batch: i64) -> Result<usize, QueueError> {
-    let dialect = store.dialect();
-    match move_batch(store, batch).await {
-        Err(QueueError::Database(e)) if lost_race(store, &e) => {
-            tracing::debug!(error = %e, backend = dialect.name(), "another relay moved these outbox rows");
-            Ok(0)
+/// Where one kind of message goes.
+#[derive(Clone)]
+pub enum Sink {
+    /// A named queue in the `job_queue` table.
+    Table(&'static str),
+    Sqs(SqsQueue),
+}
+
+/// Where the relay sends each kind of outbox message.
+#[derive(Clone)]
+pub struct Sinks {
+    pub jobs: Sink,
+    /// Jobs of a second or later attempt, when they have their own queue.
+    pub retries: Option<Sink>,
+    pub listing_events: Sink,
+}
+
+impl Sinks {
+    /// Everything to the table queue: the embedded default.
+    pub fn tables() -> Self {
+        Self {
+            jobs: Sink::Table(JOBS),
+            retries: None,
+            listing_events: Sink::Table(LISTING_EVENTS),
         }
-        other => other,
     }
+
+    fn route(&self, topic: &str, payload: &Value) -> &Sink {
+        if topic != PROCESSING_JOB {
+            return &self.listing_events;
+        }
+        match &self.retries {
+            Some(retries) if payload["attempt"].as_i64().is_some_and(|a| a > 1) => retries,
+            _ => &self.jobs,
+        }
+    }
+}
+
+/// One outbox row, read.
+struct Row {
+    id: i64,
+    key: String,
+    group: String,
+    payload: String,
+    attributes: BTreeMap<String, String>,
+}
+
+/// Moves up to `batch` job and listing-status outbox rows, oldest first, to their sinks and
+/// deletes them. Returns how many moved; 0 when a concurrent relay got there first (it moved
+/// them). `listing.media_ready` rows are left to the engine.
+pub async fn relay_once(store: &Store, sinks: &Sinks, batch: i64) -> Result<usize, QueueError> {
+    let mut to_tables: Vec<(&'static str, Row)> = Vec::new();
+    let mut to_sqs: Vec<(SqsQueue, Vec<Row>)> = Vec::new();
+    for (topic, row) in read(store, batch).await? {
+        let body: Value = serde_json::from_str(&row.payload).unwrap_or_default();
+        match sinks.route(&topic, &body) {
+            Sink::Table(queue) => to_tables.push((queue, row)),
+            Sink::Sqs(queue) => match to_sqs.iter_mut().find(|(q, _)| q.url() == queue.url()) {
+                Some((_, rows)) => rows.push(row),
+                None => to_sqs.push((queue.clone(), vec![row])),
+            },
+        }
+    }
+    let mut moved = match move_to_tables(store, &to_tables).await {
+        Err(QueueError::Database(e)) if lost_race(store, &e) => {
+            tracing::debug!(error = %e, backend = store.dialect().name(), "another relay moved these outbox rows");
+            0
+        }
+        other => other?,
+    };
+    for (queue, rows) in &to_sqs {
+        for chunk in rows.chunks(MAX_BATCH) {
+            moved += send_to_sqs(store, queue, chunk).await?;
+        }
+    }
+    Ok(moved)
 }
 
 fn lost_race(store: &Store, e: &sqlx::Error) -> bool {
@@ -42,39 +110,79 @@ fn lost_race(store: &Store, e: &sqlx::Error) -> bool {
         || store.dialect().is_transient(e)
 }
 
-/// On error the transaction is dropped, which rolls it back.
-async fn move_batch(store: &Store, batch: i64) -> Result<usize, QueueError> {
-    let dialect = store.dialect();
-    let mut tx = store.pool().begin_with(dialect.begin_write()).await?;
+async fn read(store: &Store, batch: i64) -> Result<Vec<(String, Row)>, QueueError> {
     let sql = "SELECT id, topic, aggregate_id, sequence, payload FROM outbox \
                WHERE topic IN (?, ?) ORDER BY id LIMIT ?";
-    let rows = sqlx::query(dialect.sql(sql))
+    let rows = sqlx::query(store.dialect().sql(sql))
         .bind(PROCESSING_JOB)
         .bind(LISTING_STATUS_CHANGED)
         .bind(batch)
-        .fetch_all(&mut *tx)
+        .fetch_all(store.pool())
         .await?;
-    for row in &rows {
-        let id: i64 = row.try_get("id")?;
-        let topic: String = row.try_get("topic")?;
-        let aggregate_id: String = row.try_get("aggregate_id")?;
-        let sequence: i64 = row.try_get("sequence")?;
-        let payload: String = row.try_get("payload")?;
-        let (queue, attributes) = if topic == PROCESSING_JOB {
-            (JOBS, job_attributes(&payload))
-        } else {
-            (LISTING_EVENTS, listing_attributes(&payload))
-        };
-        let attributes = serde_json::to_string(&attributes).expect("a string map serializes");
-        let key = format!("{aggregate_id}:{sequence}");
-        table::insert(&mut *tx, store, queue, &key, &payload, &attributes).await?;
+    rows.iter()
+        .map(|row| {
+            let topic: String = row.try_get("topic")?;
+            let aggregate_id: String = row.try_get("aggregate_id")?;
+            let sequence: i64 = row.try_get("sequence")?;
+            let payload: String = row.try_get("payload")?;
+            let attributes = if topic == PROCESSING_JOB {
+                job_attributes(&payload)
+            } else {
+                listing_attributes(&payload)
+            };
+            let row = Row {
+                id: row.try_get("id")?,
+                key: format!("{aggregate_id}:{sequence}"),
+                group: aggregate_id,
+                payload,
+                attributes,
+            };
+            Ok((topic, row))
+        })
+        .collect()
+}
+
+/// One write transaction: each row into its queue and out of the outbox. On error the
+/// transaction is dropped, which rolls it back.
+async fn move_to_tables(store: &Store, rows: &[(&'static str, Row)]) -> Result<usize, QueueError> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let dialect = store.dialect();
+    let mut tx = store.pool().begin_with(dialect.begin_write()).await?;
+    for (queue, row) in rows {
+        let attributes = serde_json::to_string(&row.attributes).expect("a string map serializes");
+        table::insert(&mut *tx, store, queue, &row.key, &row.payload, &attributes).await?;
         sqlx::query(dialect.sql("DELETE FROM outbox WHERE id = ?"))
-            .bind(id)
+            .bind(row.id)
             .execute(&mut *tx)
             .await?;
     }
     tx.commit().await?;
     Ok(rows.len())
+}
+
+/// Sends up to ten rows in one request and deletes those SQS accepted.
+async fn send_to_sqs(store: &Store, queue: &SqsQueue, rows: &[Row]) -> Result<usize, QueueError> {
+    let outgoing: Vec<Outgoing> = rows
+        .iter()
+        .map(|row| Outgoing {
+            key: row.key.clone(),
+            group: row.group.clone(),
+            body: row.payload.clone(),
+            attributes: row.attributes.clone(),
+        })
+        .collect();
+    let accepted = queue.send_batch(&outgoing).await?;
+    let mut moved = 0;
+    for row in rows.iter().filter(|r| accepted.contains(&r.key)) {
+        let deleted = sqlx::query(store.dialect().sql("DELETE FROM outbox WHERE id = ?"))
+            .bind(row.id)
+            .execute(store.pool())
+            .await?;
+        moved += usize::try_from(deleted.rows_affected()).unwrap_or(0);
+    }
+    Ok(moved)
 }
 
 /// The message attributes of API.md §6, so consumers can route and log without parsing the
@@ -123,6 +231,7 @@ fn pick(body: &Value, fields: &[(&str, &str)]) -> BTreeMap<String, String> {
 pub async fn run(
     store: Store,
     engine: Arc<Engine>,
+    sinks: Sinks,
     every: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -131,7 +240,7 @@ pub async fn run(
             tracing::warn!(error = %e, "settling ready batches failed; retrying next round");
         }
         loop {
-            match relay_once(&store, BATCH).await {
+            match relay_once(&store, &sinks, BATCH).await {
                 Ok(n) if i64::try_from(n) == Ok(BATCH) => {}
                 Ok(_) => break,
                 Err(e) => {

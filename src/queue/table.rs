@@ -9,29 +9,8 @@ use projections::time::stamp;
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
+use super::{Message, QueueError};
 use crate::store::Store;
-
-#[derive(Debug, thiserror::Error)]
-pub enum QueueError {
-    #[error("queue database: {0}")]
-    Database(#[from] sqlx::Error),
-    #[error("queue message {id} has unreadable attributes: {source}")]
-    Attributes { id: i64, source: serde_json::Error },
-}
-
-/// A received message. `receipt` names this one delivery: `delete` and `extend` need it, and a
-/// later delivery of the same message gets a new one, so a slow consumer cannot touch it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
-    pub id: i64,
-    pub receipt: String,
-    pub payload: String,
-    pub attributes: BTreeMap<String, String>,
-    /// How many times it has been received, this delivery included.
-    pub receive_count: i64,
-    /// When the relay put it on the queue (RFC 3339), for queue-wait metrics.
-    pub enqueued_at: String,
-}
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Depth {
@@ -67,6 +46,10 @@ impl TableQueue {
 
     pub fn name(&self) -> &str {
         &self.queue
+    }
+
+    pub fn max_receives(&self) -> i64 {
+        self.max_receives
     }
 
     /// Enqueues, visible at once. False when a message with `key` is already in this queue, so
@@ -266,7 +249,7 @@ fn message(row: &AnyRow, receipt: String) -> Result<Message, QueueError> {
     let id: i64 = row.try_get("id")?;
     let attributes: String = row.try_get("attributes")?;
     Ok(Message {
-        id,
+        id: id.to_string(),
         receipt,
         payload: row.try_get("payload")?,
         attributes: serde_json::from_str(&attributes)

@@ -1,16 +1,159 @@
-//! The embedded object store: a local directory served by the api itself through signed URLs.
+//! The object store: raw uploads and renditions, behind signed URLs.
 //!
-//! It stands in for S3 when everything runs in one process, and keeps S3's contract: clients
-//! upload with a presigned `PUT` that fixes content type, length and SHA-256 (so the store
-//! refuses any other bytes, API.md §1) and download with a presigned `GET` (§5). A refused upload
-//! leaves nothing behind (DESIGN.md, guarantee 6).
+//! Two backends keep one contract: clients upload with a presigned `PUT` that fixes content
+//! type, length and SHA-256 (so the store refuses any other bytes, API.md §1) and download with
+//! a presigned `GET` (§5); a refused upload leaves nothing behind (DESIGN.md, guarantee 6).
 //!
-//! - `signing`: what a URL grants, and checking that a request stays within it.
-//! - `local`: the directory: verified writes via temporary file and rename, `head`, `open`.
-//! - `routes`: the actix-web handlers for `/storage/{key}`.
+//! - `local`: a directory, served by the api itself (`routes`, `signing`): the embedded default.
+//! - `s3`: an S3 bucket (aws-sdk-s3), where S3 checks the presigned terms.
 
 pub mod local;
 pub mod routes;
+pub mod s3;
 pub mod signing;
 
+use std::sync::Arc;
+
+use aggregates::{Checksum, ObjectKey, StoredObject};
+use bytes::Bytes;
+use chrono::{DateTime, Duration, Utc};
+use tokio::io::AsyncReadExt;
+
 pub use local::{LocalStore, UploadError, UploadTicket};
+pub use s3::S3Store;
+
+/// A failure of the store itself (not a refused upload), with the backend's message.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("object store: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("S3: {0}")]
+    S3(String),
+}
+
+/// The configured object store.
+pub enum ObjectStore {
+    Local(Arc<LocalStore>),
+    S3(S3Store),
+}
+
+/// An object opened for reading: its length and its bytes, chunk by chunk.
+pub struct Object {
+    pub len: u64,
+    body: Body,
+}
+
+enum Body {
+    Local(tokio::fs::File),
+    S3(aws_sdk_s3::primitives::ByteStream),
+}
+
+/// Chunk size for reading local files.
+const CHUNK: usize = 256 * 1024;
+
+impl Object {
+    /// The next chunk, or `None` at the end.
+    pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, StorageError> {
+        match &mut self.body {
+            Body::Local(file) => {
+                let mut buf = vec![0; CHUNK];
+                let n = file.read(&mut buf).await?;
+                buf.truncate(n);
+                Ok((n > 0).then(|| Bytes::from(buf)))
+            }
+            Body::S3(stream) => stream
+                .try_next()
+                .await
+                .map_err(|e| StorageError::S3(s3::describe(&e))),
+        }
+    }
+}
+
+impl ObjectStore {
+    /// The local store, when that is the backend (its routes are mounted only then).
+    pub fn local(&self) -> Option<&Arc<LocalStore>> {
+        match self {
+            Self::Local(store) => Some(store),
+            Self::S3(_) => None,
+        }
+    }
+
+    /// A signed PUT that accepts exactly these bytes under `key` until `now + ttl`.
+    pub async fn presign_put(
+        &self,
+        key: &ObjectKey,
+        content_type: &str,
+        bytes: u64,
+        checksum: &Checksum,
+        ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<UploadTicket, StorageError> {
+        match self {
+            Self::Local(store) => {
+                Ok(store.presign_put(key, content_type, bytes, checksum, ttl, now))
+            }
+            Self::S3(store) => {
+                store
+                    .presign_put(key, content_type, bytes, checksum, ttl, now)
+                    .await
+            }
+        }
+    }
+
+    /// A signed GET for `key` and the instant it expires.
+    pub async fn presign_get(
+        &self,
+        key: &ObjectKey,
+        ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<(String, DateTime<Utc>), StorageError> {
+        match self {
+            Self::Local(store) => Ok(store.presign_get(key, ttl, now)),
+            Self::S3(store) => store.presign_get(key, ttl, now).await,
+        }
+    }
+
+    /// Size and SHA-256 of the object under `key`, or `None` if there is none.
+    pub async fn head(&self, key: &ObjectKey) -> Result<Option<StoredObject>, StorageError> {
+        match self {
+            Self::Local(store) => Ok(store.head(key).await?),
+            Self::S3(store) => store.head(key).await,
+        }
+    }
+
+    /// The object under `key` for reading, or `None` if there is none.
+    pub async fn open(&self, key: &ObjectKey) -> Result<Option<Object>, StorageError> {
+        match self {
+            Self::Local(store) => Ok(store.open(key).await?.map(|(file, len, _)| Object {
+                len,
+                body: Body::Local(file),
+            })),
+            Self::S3(store) => Ok(store.open(key).await?.map(|(stream, len)| Object {
+                len,
+                body: Body::S3(stream),
+            })),
+        }
+    }
+
+    /// Writes an object the service produced itself (a rendition).
+    pub async fn write(
+        &self,
+        key: &ObjectKey,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> Result<StoredObject, StorageError> {
+        match self {
+            Self::Local(store) => Ok(store.write(key, &bytes, content_type).await?),
+            Self::S3(store) => store.write(key, bytes, content_type).await,
+        }
+    }
+
+    /// Whether the store answers, for `/readyz`: the local directory always does; the bucket
+    /// must exist and be reachable with our credentials.
+    pub async fn check(&self) -> Result<(), StorageError> {
+        match self {
+            Self::Local(_) => Ok(()),
+            Self::S3(store) => store.check().await,
+        }
+    }
+}

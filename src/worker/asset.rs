@@ -3,7 +3,6 @@
 //! error code, so a bad asset fails only itself and the batch says which and why.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -13,7 +12,7 @@ use super::image::{self, Failure, ImageOptions, Processed};
 use super::job::{Job, JobAsset, Treatment};
 use super::keys;
 use crate::http::dto::CallbackOutput;
-use crate::storage::LocalStore;
+use crate::storage::{ObjectStore, StorageError};
 
 pub const STORAGE_ERROR: &str = "STORAGE_ERROR";
 pub const SIZE_MISMATCH: &str = "SIZE_MISMATCH";
@@ -37,7 +36,7 @@ enum Verified {
 
 /// Processes one asset of `job` and says how it went, as the intake wants it.
 pub async fn process(
-    objects: &LocalStore,
+    objects: &ObjectStore,
     options: Arc<ImageOptions>,
     job: &Job,
     asset: &JobAsset,
@@ -113,15 +112,17 @@ fn original(asset: &JobAsset) -> BTreeMap<String, String> {
     BTreeMap::from([(ORIGINAL.to_owned(), asset.raw_key.to_string())])
 }
 
-/// The size is checked from the file's length before a byte is read; reading, hashing and
-/// decoding run on the blocking pool, where a slow image cannot stall the runtime.
+/// The size is checked from the object's length before a byte is read, and again as it
+/// arrives (at most one byte past it is read, so an object that grew cannot balloon memory).
+/// Hashing and decoding an image run on the blocking pool, where a slow image cannot stall the
+/// runtime; a pass-through object is hashed chunk by chunk as it streams, never held whole.
 async fn verify_and_render(
-    objects: &LocalStore,
+    objects: &ObjectStore,
     options: Arc<ImageOptions>,
     asset: &JobAsset,
 ) -> Result<Verified, Failure> {
     let key = &asset.raw_key;
-    let (file, len, _) = objects
+    let mut object = objects
         .open(key)
         .await
         .map_err(|e| {
@@ -131,15 +132,39 @@ async fn verify_and_render(
             )
         })?
         .ok_or_else(|| failure(STORAGE_ERROR, format!("there is no raw object under {key}")))?;
-    check_size(asset, len)?;
-    let file = file.into_std().await;
-    let asset = asset.clone();
-    tokio::task::spawn_blocking(move || match asset.treatment() {
-        Treatment::PassThrough => hash_stream(file, &asset).map(|()| Verified::Original),
-        Treatment::Image => {
-            let bytes = read_all(file, &asset)?;
-            image::render(&bytes, &asset.content_type, &options).map(Verified::Image)
+    check_size(asset, object.len)?;
+    let limit = asset.bytes.saturating_add(1);
+    let treatment = asset.treatment();
+    let mut hasher = Sha256::new();
+    let capacity = match treatment {
+        Treatment::Image => usize::try_from(asset.bytes).unwrap_or(usize::MAX),
+        Treatment::PassThrough => 0,
+    };
+    let mut bytes = Vec::with_capacity(capacity);
+    let mut received = 0u64;
+    while let Some(chunk) = object
+        .next_chunk()
+        .await
+        .map_err(|e| unreadable(asset, e))?
+    {
+        received = received.saturating_add(chunk.len() as u64);
+        if received > limit {
+            break;
         }
+        match treatment {
+            Treatment::Image => bytes.extend_from_slice(&chunk),
+            Treatment::PassThrough => hasher.update(&chunk),
+        }
+    }
+    check_size(asset, received)?;
+    if treatment == Treatment::PassThrough {
+        check_checksum(asset, hasher.finalize().into())?;
+        return Ok(Verified::Original);
+    }
+    let asset = asset.clone();
+    tokio::task::spawn_blocking(move || {
+        check_checksum(&asset, Sha256::digest(&bytes).into())?;
+        image::render(&bytes, &asset.content_type, &options).map(Verified::Image)
     })
     .await
     // A decoder that panics on hostile input fails its asset, not the worker.
@@ -179,48 +204,16 @@ fn check_checksum(asset: &JobAsset, digest: [u8; 32]) -> Result<(), Failure> {
     ))
 }
 
-fn unreadable(asset: &JobAsset, e: std::io::Error) -> Failure {
+fn unreadable(asset: &JobAsset, e: StorageError) -> Failure {
     failure(
         STORAGE_ERROR,
         format!("reading the raw object {} failed: {e}", asset.raw_key),
     )
 }
 
-/// Reads an image whole (the decoder wants it in memory) and verifies it. At most one byte past
-/// the expected size is read, so an object that grew after the size check cannot balloon memory.
-fn read_all(file: std::fs::File, asset: &JobAsset) -> Result<Vec<u8>, Failure> {
-    let capacity = usize::try_from(asset.bytes).unwrap_or(usize::MAX);
-    let mut bytes = Vec::with_capacity(capacity);
-    file.take(asset.bytes.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(|e| unreadable(asset, e))?;
-    check_size(asset, bytes.len() as u64)?;
-    check_checksum(asset, Sha256::digest(&bytes).into())?;
-    Ok(bytes)
-}
-
-/// Verifies a pass-through object in fixed-size chunks: videos may be hundreds of megabytes and
-/// are never needed in memory.
-fn hash_stream(file: std::fs::File, asset: &JobAsset) -> Result<(), Failure> {
-    let mut reader = file.take(asset.bytes.saturating_add(1));
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0; 256 * 1024];
-    let mut total = 0u64;
-    loop {
-        let n = reader.read(&mut buf).map_err(|e| unreadable(asset, e))?;
-        if n == 0 {
-            break;
-        }
-        total += n as u64;
-        hasher.update(&buf[..n]);
-    }
-    check_size(asset, total)?;
-    check_checksum(asset, hasher.finalize().into())
-}
-
 /// Writes each rendition under its deterministic key; a redelivered job rewrites the same keys.
 async fn write_renditions(
-    objects: &LocalStore,
+    objects: &ObjectStore,
     job: &Job,
     asset: &JobAsset,
     processed: Processed,
@@ -229,7 +222,7 @@ async fn write_renditions(
     for r in processed.renditions {
         let key = keys::rendition(job, asset, &r.name, r.extension);
         objects
-            .write(&key, &r.bytes, r.content_type)
+            .write(&key, r.bytes, r.content_type)
             .await
             .map_err(|e| failure(STORAGE_ERROR, format!("writing {key} failed: {e}")))?;
         renditions.insert(r.name, key.to_string());

@@ -6,18 +6,13 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
-use crate::queue::TableQueue;
+use crate::queue::JobQueue;
 
 /// Extends the message's visibility every `every` until dropped.
 pub struct Heartbeat(JoinHandle<()>);
 
 impl Heartbeat {
-    pub fn start(
-        queue: TableQueue,
-        receipt: String,
-        visibility: Duration,
-        every: Duration,
-    ) -> Self {
+    pub fn start(queue: JobQueue, receipt: String, visibility: Duration, every: Duration) -> Self {
         Self(tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;

@@ -22,4 +22,4 @@ pub mod report;
 pub mod runner;
 
 pub use job::Job;
-pub use runner::{Handled, Outcome, Settings, Worker};
+pub use runner::{Handled, Outcome, Queues, Settings, Worker};

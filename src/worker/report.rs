@@ -1,12 +1,18 @@
-//! Reports results through the same intake as the pipeline's signed callback
-//! (`CallbackBody::into_command`), so that the built-in worker and an external pipeline are held
-//! to one set of rules: stale attempts and duplicates change nothing, bad outputs are refused.
+//! Reports results, onto the results queue or straight through the intake of the pipeline's
+//! signed callback (`CallbackBody::into_command`), so that the built-in worker and an external
+//! pipeline are held to one set of rules: stale attempts and duplicates change nothing, bad
+//! outputs are refused.
+
+use std::collections::BTreeMap;
 
 use aggregates::MediaBatchError;
+use sha2::{Digest, Sha256};
 
 use super::job::Job;
 use crate::engine::{Actor, CommandError, Engine};
 use crate::http::dto::{CallbackBody, CallbackOutput};
+use crate::queue::SqsQueue;
+use crate::queue::sqs::{Outgoing, SqsError};
 
 /// `RUNNING`, `SUCCEEDED` or `FAILED`, as API.md §6 spells them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,10 +48,16 @@ pub enum ReportError {
     /// The event store failed or stayed contended; worth trying again later.
     #[error(transparent)]
     Command(CommandError),
+    /// The results queue did not take the report; worth trying again later.
+    #[error(transparent)]
+    Queue(#[from] SqsError),
 }
 
+/// Reports one step of a job: onto the results queue when there is one (as an external
+/// pipeline would), else straight into the aggregate.
 pub async fn report(
     engine: &Engine,
+    results: Option<&SqsQueue>,
     job: &Job,
     status: Status,
     outputs: Vec<CallbackOutput>,
@@ -58,13 +70,37 @@ pub async fn report(
         outputs,
         failure_reason: None,
     };
+    let Some(queue) = results else {
+        return apply(engine, body, &Actor::system("worker")).await;
+    };
+    let text = serde_json::to_string(&body).expect("a callback body serializes");
+    queue
+        .send(&Outgoing {
+            // Same report, same key: a FIFO queue drops the duplicate of a redelivered job.
+            key: hex::encode(Sha256::digest(&text)),
+            group: body.batch_id.clone(),
+            attributes: BTreeMap::from([
+                ("BatchId".to_owned(), body.batch_id.clone()),
+                ("JobId".to_owned(), body.job_id.clone()),
+            ]),
+            body: text,
+        })
+        .await?;
+    Ok(Reported::Accepted)
+}
+
+/// Applies a result as the signed callback does; the one intake for the built-in worker, the
+/// results queue and the callback's rules.
+pub async fn apply(
+    engine: &Engine,
+    body: CallbackBody,
+    actor: &Actor,
+) -> Result<Reported, ReportError> {
+    let batch_hint = body.batch_id.clone();
     let (batch_id, command) = body
         .into_command()
         .map_err(|e| ReportError::Refused(e.to_string()))?;
-    match engine
-        .batch(batch_id, command, &Actor::system("worker"))
-        .await
-    {
+    match engine.batch(batch_id, command, actor).await {
         Ok(()) => {}
         Err(CommandError::Batch(MediaBatchError::UnknownJob | MediaBatchError::NotFound)) => {
             return Ok(Reported::UnknownJob);
@@ -75,7 +111,7 @@ pub async fn report(
     // Read your writes, as the callback does: a READY batch's listing moves now. The relay
     // settles too, so a failure here only delays it.
     if let Err(e) = engine.settle_ready_batches().await {
-        tracing::warn!(error = %e, batch_id = %job.batch_id, "settling ready batches failed");
+        tracing::warn!(error = %e, batch_id = %batch_hint, "settling ready batches failed");
     }
     Ok(Reported::Accepted)
 }

@@ -20,8 +20,8 @@ use super::job::{Job, JobAsset};
 use super::report::{self, ReportError, Reported, Status};
 use crate::config::Config;
 use crate::engine::{CommandError, Engine};
-use crate::queue::{JOBS, Message, TableQueue};
-use crate::storage::LocalStore;
+use crate::queue::{JOBS, JobQueue, Message, SqsQueue, TableQueue};
+use crate::storage::ObjectStore;
 
 /// How the worker runs; [`Settings::from_config`] for the service, any values in tests.
 pub struct Settings {
@@ -90,10 +90,22 @@ pub enum WorkError {
     State(#[from] CommandError),
 }
 
+/// Where the worker takes jobs from and reports to.
+pub enum Queues {
+    /// The table queue `jobs`; results straight into the aggregate.
+    Table,
+    /// SQS jobs; results onto the results queue when there is one.
+    Sqs {
+        jobs: SqsQueue,
+        results: Option<SqsQueue>,
+    },
+}
+
 pub struct Worker {
     engine: Arc<Engine>,
-    objects: Arc<LocalStore>,
-    queue: TableQueue,
+    objects: Arc<ObjectStore>,
+    queue: JobQueue,
+    results: Option<SqsQueue>,
     /// Bounds the CPU-heavy part (read, verify, decode, encode) across all jobs.
     cpu: Arc<Semaphore>,
     image: Arc<ImageOptions>,
@@ -101,22 +113,37 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn new(engine: Arc<Engine>, objects: Arc<LocalStore>, mut settings: Settings) -> Self {
+    pub fn new(
+        engine: Arc<Engine>,
+        objects: Arc<ObjectStore>,
+        queues: Queues,
+        mut settings: Settings,
+    ) -> Self {
         settings.concurrency = settings.concurrency.max(1);
         // Renew well before the message would reappear, whatever the two were set to.
         settings.heartbeat =
             (settings.heartbeat.min(settings.visibility / 3)).max(Duration::from_millis(100));
-        let queue = TableQueue::new(
-            engine.store().clone(),
-            JOBS,
-            settings.visibility,
-            settings.max_receives,
-        );
+        let (queue, results) = match queues {
+            Queues::Table => (
+                JobQueue::Table(TableQueue::new(
+                    engine.store().clone(),
+                    JOBS,
+                    settings.visibility,
+                    settings.max_receives,
+                )),
+                None,
+            ),
+            Queues::Sqs { jobs, results } => (
+                JobQueue::Sqs(jobs.with_visibility(settings.visibility)),
+                results,
+            ),
+        };
         let image = Arc::new(std::mem::take(&mut settings.image));
         Self {
             engine,
             objects,
             queue,
+            results,
             cpu: Arc::new(Semaphore::new(settings.concurrency)),
             image,
             settings,
@@ -124,7 +151,7 @@ impl Worker {
     }
 
     /// The queue it consumes, with its visibility and receive limit.
-    pub fn queue(&self) -> &TableQueue {
+    pub fn queue(&self) -> &JobQueue {
         &self.queue
     }
 
@@ -132,7 +159,11 @@ impl Worker {
     /// (or its sender is gone); then waits up to the grace period for the jobs in flight.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let limit = self.settings.concurrency;
-        tracing::info!(concurrency = limit, queue = JOBS, "worker started");
+        tracing::info!(
+            concurrency = limit,
+            queue = self.queue.name(),
+            "worker started"
+        );
         let mut tasks = JoinSet::new();
         while !*shutdown.borrow() {
             while let Some(done) = tasks.try_join_next() {
@@ -142,7 +173,12 @@ impl Worker {
             let wait = if free == 0 {
                 None
             } else {
-                match self.queue.receive(free).await {
+                // Long polling (SQS) may wait a while: a stop must not.
+                let received = tokio::select! {
+                    received = self.queue.receive(free) => received,
+                    changed = shutdown.changed() => if changed.is_err() { break } else { continue },
+                };
+                match received {
                     Ok(messages) if !messages.is_empty() => {
                         for message in messages {
                             let worker = self.clone();
@@ -188,9 +224,10 @@ impl Worker {
             Ok(job) => job,
             Err(e) => {
                 tracing::error!(
-                    message_id = message.id, receive_count = message.receive_count, error = %e,
+                    message_id = %message.id, receive_count = message.receive_count, error = %e,
                     "unreadable job message; left for the dead-letter queue"
                 );
+                self.queue.note_failed_delivery(message).await;
                 return Handled::Malformed;
             }
         };
@@ -223,6 +260,7 @@ impl Worker {
                     %job_id, %batch_id, receive_count = message.receive_count, ms, error = %e,
                     "job failed; it will be delivered again"
                 );
+                self.queue.note_failed_delivery(message).await;
                 return Handled::Retry;
             }
         };
@@ -279,19 +317,23 @@ impl Worker {
         status: Status,
         outputs: Vec<crate::http::dto::CallbackOutput>,
     ) -> Result<Reported, ReportError> {
-        report::report(&self.engine, job, status, outputs).await
+        report::report(&self.engine, self.results.as_ref(), job, status, outputs).await
     }
 
     /// The job's assets still waiting for a result, or `None` when the job is no longer the
-    /// batch's current work. Read after RUNNING was recorded, so a redelivery of a half-done
-    /// job redoes only what was not recorded.
+    /// batch's current work. Read after RUNNING was reported, so a redelivery of a half-done
+    /// job redoes only what was recorded by then.
     async fn pending<'j>(&self, job: &'j Job) -> Result<Option<Vec<&'j JobAsset>>, CommandError> {
         let state = self.engine.batch_state(job.batch_id).await?;
         let Some(batch) = state.batch else {
             return Ok(None);
         };
+        // RECEIVED too: a RUNNING report sent through the results queue may not be applied yet.
         let current = !batch.deleted
-            && batch.status == BatchStatus::Processing
+            && matches!(
+                batch.status,
+                BatchStatus::Received | BatchStatus::Processing
+            )
             && batch.current_job() == Some(job.job_id)
             && batch.attempt() == job.attempt;
         if !current {

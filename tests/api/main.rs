@@ -1,6 +1,8 @@
-//! The HTTP API over real HTTP on the embedded stack (SQLite, local object store, table queue).
+//! The HTTP API over real HTTP on the embedded stack (SQLite, local object store, table queue),
+//! and (`aws`, run by CI against emulators) on S3 and SQS.
 
 mod authz;
+mod aws;
 mod callback;
 mod concurrency;
 mod errors;

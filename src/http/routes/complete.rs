@@ -75,7 +75,12 @@ pub async fn complete(
     if batch.status == "PENDING_UPLOAD" {
         for asset in &assets {
             let key = ObjectKey::parse(&asset.raw_key).map_err(ApiError::internal)?;
-            let object = state.objects.head(&key).await.map_err(ApiError::internal)?;
+            let object = state
+                .backends
+                .objects
+                .head(&key)
+                .await
+                .map_err(ApiError::internal)?;
             stored.insert(
                 ClientId::parse(&asset.client_id).map_err(ApiError::internal)?,
                 object,

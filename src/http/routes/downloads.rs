@@ -90,46 +90,48 @@ pub async fn downloads(
         .map_err(ApiError::internal)?;
     let now = Utc::now();
     let ttl = state.config.download_url_ttl;
-    let sign = |key: &str| -> Result<(String, String), ApiError> {
+    let objects = &state.backends.objects;
+    let sign = async |key: &str| -> Result<(String, String), ApiError> {
         let key = ObjectKey::parse(key).map_err(ApiError::internal)?;
-        let (url, expires) = state.objects.presign_get(&key, ttl, now);
+        let (url, expires) = objects
+            .presign_get(&key, ttl, now)
+            .await
+            .map_err(ApiError::internal)?;
         Ok((url, projections::time::stamp(expires)))
     };
-    let downloads = assets
+    let mut downloads = Vec::with_capacity(assets.len());
+    for a in assets
         .iter()
         .filter(|a| a.status == "PROCESSED" || !a.renditions.is_empty())
-        .map(|a| {
-            let key = if resolution == "original" {
-                Some(&a.raw_key)
-            } else {
-                a.renditions.get(&resolution)
-            };
-            // Videos and documents pass through: their original stands in for every size.
-            let key = key
-                .or_else(|| a.renditions.get("original"))
-                .unwrap_or(&a.raw_key);
-            let (url, expires_at) = sign(key)?;
-            let preview = a
-                .renditions
-                .get("thumbnail")
-                .map(|k| sign(k))
-                .transpose()?
-                .map(|(u, _)| u);
-            Ok(Download {
-                asset_type: a.asset_type.clone(),
-                client_id: a.client_id.clone(),
-                expires_at,
-                height: a.height,
-                metadata: a.metadata.clone(),
-                preview_url: preview,
-                resolution: resolution.clone(),
-                sequence: a.sequence,
-                title: a.title.clone(),
-                url,
-                width: a.width,
-            })
-        })
-        .collect::<Result<_, ApiError>>()?;
+    {
+        let key = if resolution == "original" {
+            Some(&a.raw_key)
+        } else {
+            a.renditions.get(&resolution)
+        };
+        // Videos and documents pass through: their original stands in for every size.
+        let key = key
+            .or_else(|| a.renditions.get("original"))
+            .unwrap_or(&a.raw_key);
+        let (url, expires_at) = sign(key).await?;
+        let preview = match a.renditions.get("thumbnail") {
+            Some(k) => Some(sign(k).await?.0),
+            None => None,
+        };
+        downloads.push(Download {
+            asset_type: a.asset_type.clone(),
+            client_id: a.client_id.clone(),
+            expires_at,
+            height: a.height,
+            metadata: a.metadata.clone(),
+            preview_url: preview,
+            resolution: resolution.clone(),
+            sequence: a.sequence,
+            title: a.title.clone(),
+            url,
+            width: a.width,
+        });
+    }
     Ok(HttpResponse::Ok().json(Downloads {
         batch_id: batch.batch_id,
         downloads,

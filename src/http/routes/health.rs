@@ -15,7 +15,8 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok" })
 }
 
-/// Ready: the database answers and its migrations are applied
+/// Ready: the database answers, its migrations are applied, and the object store and queues
+/// answer
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -40,12 +41,15 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         status: "not ready",
     };
     match applied {
-        Ok(n) if n > 0 => HttpResponse::Ok().json(Readiness {
-            database: Some(store.dialect().name()),
-            migrations: Some(n),
-            reason: None,
-            status: "ready",
-        }),
+        Ok(n) if n > 0 => match state.backends.unready().await {
+            Some(reason) => HttpResponse::ServiceUnavailable().json(not_ready(reason)),
+            None => HttpResponse::Ok().json(Readiness {
+                database: Some(store.dialect().name()),
+                migrations: Some(n),
+                reason: None,
+                status: "ready",
+            }),
+        },
         Ok(_) => {
             HttpResponse::ServiceUnavailable().json(not_ready("migrations not applied".into()))
         }

@@ -97,35 +97,36 @@ pub async fn create(
         .await
         .map_err(ApiError::internal)?
         .ok_or(ApiError::BatchNotFound)?;
-    let files = manifest
-        .files
-        .iter()
-        .zip(&assets)
-        .map(|(file, asset)| {
-            let key = aggregates::ObjectKey::parse(&asset.raw_key).map_err(ApiError::internal)?;
-            let storage::UploadTicket {
-                url,
-                method,
-                headers,
-                ..
-            } = state.objects.presign_put(
+    let mut files = Vec::with_capacity(assets.len());
+    for (file, asset) in manifest.files.iter().zip(&assets) {
+        let key = aggregates::ObjectKey::parse(&asset.raw_key).map_err(ApiError::internal)?;
+        let storage::UploadTicket {
+            url,
+            method,
+            headers,
+            ..
+        } = state
+            .backends
+            .objects
+            .presign_put(
                 &key,
                 &file.content_type,
                 file.bytes,
                 &file.checksum,
                 state.config.upload_url_ttl,
                 now,
-            );
-            Ok(UploadTicket {
-                client_id: file.client_id.to_string(),
-                sequence: u32::from(file.sequence.get()),
-                object_key: asset.raw_key.clone(),
-                upload_url: url,
-                method,
-                headers,
-            })
-        })
-        .collect::<Result<_, ApiError>>()?;
+            )
+            .await
+            .map_err(ApiError::internal)?;
+        files.push(UploadTicket {
+            client_id: file.client_id.to_string(),
+            sequence: u32::from(file.sequence.get()),
+            object_key: asset.raw_key.clone(),
+            upload_url: url,
+            method,
+            headers,
+        });
+    }
     Ok(HttpResponse::Created().json(BatchCreated {
         listing_identity_id: listing_id,
         batch_id: batch_id.to_string(),
