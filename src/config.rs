@@ -82,6 +82,18 @@ pub struct SqsConfig {
 }
 
 impl StorageBackend {
+    /// For the start-up banner.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Local => "local directory, served by this api".into(),
+            Self::S3(s3) => format!(
+                "S3 bucket {}{}",
+                s3.bucket,
+                s3.endpoint.as_ref().map_or_else(String::new, |e| format!(" at {e}"))
+            ),
+        }
+    }
+
     fn from_env() -> anyhow::Result<Self> {
         match var("STORAGE").as_deref() {
             None | Some("local") => Ok(Self::Local),
@@ -108,6 +120,18 @@ impl StorageBackend {
 }
 
 impl QueueBackend {
+    /// For the start-up banner.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Local => "table queue in the database".into(),
+            Self::Sqs(sqs) => format!(
+                "SQS jobs {}{}",
+                sqs.jobs_url,
+                sqs.results_url.as_ref().map_or_else(String::new, |r| format!(", results {r}"))
+            ),
+        }
+    }
+
     fn from_env() -> anyhow::Result<Self> {
         match var("QUEUE").as_deref() {
             None | Some("local") => Ok(Self::Local),

@@ -232,6 +232,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "toq-media listening on {base} ({})",
                 redact(&config.database_url)
             );
+            eprintln!("  objects:    {}", config.storage.describe());
+            eprintln!("  queues:     {}", config.queue.describe());
             eprintln!("  API docs:   {base}/docs");
             eprintln!("  a token:    toq-media token --user 7 --role photographer");
             eprintln!("  registry:   toq-media secret internal");
