@@ -169,6 +169,7 @@ async fn lifecycle(engine: &Engine, n: u64) -> Result<u64> {
         user_id: Some(7),
         role: "photographer".into(),
         request_id: None,
+        traceparent: None,
     };
     let listing = ListingId::parse(n)?;
     let status = ListingStatus::named("PENDING_PHOTO_PROCESSING");

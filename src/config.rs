@@ -89,7 +89,9 @@ impl StorageBackend {
             Self::S3(s3) => format!(
                 "S3 bucket {}{}",
                 s3.bucket,
-                s3.endpoint.as_ref().map_or_else(String::new, |e| format!(" at {e}"))
+                s3.endpoint
+                    .as_ref()
+                    .map_or_else(String::new, |e| format!(" at {e}"))
             ),
         }
     }
@@ -127,7 +129,9 @@ impl QueueBackend {
             Self::Sqs(sqs) => format!(
                 "SQS jobs {}{}",
                 sqs.jobs_url,
-                sqs.results_url.as_ref().map_or_else(String::new, |r| format!(", results {r}"))
+                sqs.results_url
+                    .as_ref()
+                    .map_or_else(String::new, |r| format!(", results {r}"))
             ),
         }
     }

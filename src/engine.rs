@@ -20,6 +20,8 @@ pub struct Actor {
     pub user_id: Option<u64>,
     pub role: String,
     pub request_id: Option<String>,
+    /// The W3C trace context the command arrived with; carried onto the messages it causes.
+    pub traceparent: Option<String>,
 }
 
 impl Actor {
@@ -29,6 +31,7 @@ impl Actor {
             user_id: None,
             role: role.to_owned(),
             request_id: None,
+            traceparent: None,
         }
     }
 
@@ -39,6 +42,9 @@ impl Actor {
         }
         if let Some(r) = &self.request_id {
             m.insert("request_id".into(), r.clone());
+        }
+        if let Some(t) = &self.traceparent {
+            m.insert("traceparent".into(), t.clone());
         }
         m
     }
@@ -79,7 +85,7 @@ impl Engine {
         Self {
             batches: CqrsFramework::new(
                 PersistedEventStore::new_event_store(store.clone()),
-                vec![],
+                vec![Box::new(crate::telemetry::BatchMetrics::new(store.clone()))],
                 (),
             ),
             listings: CqrsFramework::new(

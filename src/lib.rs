@@ -7,6 +7,7 @@ pub mod backends;
 pub mod config;
 pub mod engine;
 pub mod http;
+pub mod lease;
 pub mod ops;
 pub mod queries;
 pub mod queue;

@@ -105,13 +105,7 @@ enum Audit {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("TOQ_MEDIA_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    toq_media::telemetry::init_tracing();
     match run(Cli::parse()).await {
         Ok(code) => code,
         Err(e) => {
@@ -228,17 +222,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "http://{}",
                 config.bind.replace(":0", &format!(":{}", running.port))
             );
-            eprintln!(
-                "toq-media listening on {base} ({})",
-                redact(&config.database_url)
-            );
-            eprintln!("  objects:    {}", config.storage.describe());
-            eprintln!("  queues:     {}", config.queue.describe());
-            eprintln!("  API docs:   {base}/docs");
-            eprintln!("  a token:    toq-media token --user 7 --role photographer");
-            eprintln!("  registry:   toq-media secret internal");
-            running.server.await?;
-            let _ = running.shutdown.send(true);
+            let database = redact(&config.database_url);
+            let (objects, queues) = (config.storage.describe(), config.queue.describe());
+            if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                eprintln!("toq-media listening on {base} ({database})");
+                eprintln!("  objects:    {objects}");
+                eprintln!("  queues:     {queues}");
+                eprintln!("  API docs:   {base}/docs");
+                eprintln!("  a token:    toq-media token --user 7 --role photographer");
+                eprintln!("  registry:   toq-media secret internal");
+            } else {
+                tracing::info!(%base, %database, %objects, %queues, "toq-media listening");
+            }
+            running.until_stopped().await?;
         }
         Command::Worker => run_worker(&config, store).await?,
         Command::Migrate => println!("migrated ({})", store.dialect().name()),

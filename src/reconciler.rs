@@ -1,6 +1,7 @@
 //! Closes what nobody else will: uploads never completed within their window plus grace fail
 //! with UPLOAD_EXPIRED (releasing the listing), jobs with no progress within their deadline are
-//! retried or fail with JOB_TIMEOUT. The commands are idempotent, so overlapping runs are safe.
+//! retried or fail with JOB_TIMEOUT. One process at a time runs it (a lease); the commands are
+//! idempotent besides, so an overlap at a lease hand-over is harmless.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use chrono::Utc;
 
 use crate::config::Config;
 use crate::engine::{Actor, CommandError, Engine};
+use crate::lease::Lease;
 use crate::store::StoreError;
 
 /// One pass; returns how many batches it sent a command to.
@@ -50,19 +52,29 @@ pub async fn reconcile_once(engine: &Engine, config: &Config) -> Result<usize, C
     Ok(rows.len())
 }
 
+/// Every `every`, under the reconciler lease (one process at a time), one pass; gives the lease
+/// back when `shutdown` turns true or its sender is dropped.
 pub async fn run(
     engine: Arc<Engine>,
     config: Config,
     every: Duration,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
+    // Renewed once per pass: it must outlast the pause between two.
+    let lease = Lease::new(engine.store().clone(), "reconciler", every * 3);
     loop {
-        if let Err(e) = reconcile_once(&engine, &config).await {
-            tracing::warn!(error = %e, "reconciler pass failed");
+        match lease.acquire().await {
+            Ok(true) => match reconcile_once(&engine, &config).await {
+                Ok(n) => metrics::counter!("media_reconciler_commands_total").increment(n as u64),
+                Err(e) => tracing::warn!(error = %e, "reconciler pass failed"),
+            },
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "taking the reconciler lease failed"),
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
-            _ = shutdown.changed() => return,
+            _ = shutdown.changed() => break,
         }
     }
+    lease.release().await;
 }

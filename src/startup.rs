@@ -20,8 +20,31 @@ use crate::worker;
 pub struct Running {
     pub server: actix_web::dev::Server,
     pub port: u16,
+    /// Tells the background loops to stop.
     pub shutdown: tokio::sync::watch::Sender<bool>,
+    /// The background loops, to await once told to stop: each finishes its current work (the
+    /// worker its images, up to its grace period) and gives its lease back.
+    pub tasks: Vec<tokio::task::JoinHandle<()>>,
 }
+
+impl Running {
+    /// Serves until SIGTERM or Ctrl-C (actix stops taking connections and finishes the requests
+    /// in flight, up to `SHUTDOWN_TIMEOUT`), then stops the background loops and waits for them.
+    pub async fn until_stopped(self) -> std::io::Result<()> {
+        let served = self.server.await;
+        tracing::info!("stopping: finishing background work");
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "a background task failed while stopping");
+            }
+        }
+        served
+    }
+}
+
+/// How long a stopping server waits for requests in flight.
+const SHUTDOWN_TIMEOUT: u64 = 15;
 
 async fn metrics(handle: web::Data<metrics_exporter_prometheus::PrometheusHandle>) -> HttpResponse {
     HttpResponse::Ok()
@@ -46,21 +69,22 @@ pub async fn start(mut config: Config, store: Store) -> anyhow::Result<Running> 
     let engine = Arc::new(Engine::new(store.clone()));
     let backends = Arc::new(Backends::new(&config, &secrets).await);
     let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(crate::queue::relay::run(
+    let mut tasks = Vec::new();
+    tasks.push(tokio::spawn(crate::queue::relay::run(
         store.clone(),
         engine.clone(),
         backends.sinks.clone(),
         Duration::from_millis(200),
         shutdown_rx.clone(),
-    ));
-    tokio::spawn(crate::reconciler::run(
+    )));
+    tasks.push(tokio::spawn(crate::reconciler::run(
         engine.clone(),
         config.clone(),
         Duration::from_secs(30),
         shutdown_rx.clone(),
-    ));
+    )));
     if let Some(results) = backends.results(engine.clone()) {
-        tokio::spawn(results.run(shutdown_rx.clone()));
+        tasks.push(tokio::spawn(results.run(shutdown_rx.clone())));
     }
     if config.worker == WorkerMode::Embedded {
         let settings = worker::Settings::from_config(&config);
@@ -70,7 +94,7 @@ pub async fn start(mut config: Config, store: Store) -> anyhow::Result<Running> 
             backends.worker_queues(),
             settings,
         );
-        tokio::spawn(Arc::new(worker).run(shutdown_rx));
+        tasks.push(tokio::spawn(Arc::new(worker).run(shutdown_rx)));
     }
 
     let prometheus = web::Data::new(crate::telemetry::init_metrics());
@@ -106,10 +130,12 @@ pub async fn start(mut config: Config, store: Store) -> anyhow::Result<Running> 
             })
             .default_service(web::to(not_found))
     })
+    .shutdown_timeout(SHUTDOWN_TIMEOUT)
     .listen(listener)?;
     Ok(Running {
         server: server.run(),
         port,
         shutdown,
+        tasks,
     })
 }

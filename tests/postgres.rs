@@ -50,3 +50,9 @@ async fn old_event_versions_are_upcast() {
 async fn rebuild_while_appending() {
     suite::rebuild_while_appending(&server()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL: run by .ci/run"]
+async fn a_lease_has_one_holder() {
+    suite::a_lease_has_one_holder(&server()).await;
+}

@@ -46,6 +46,7 @@ fn actor() -> Actor {
         user_id: Some(7),
         role: "photographer".into(),
         request_id: Some("req-1".into()),
+        traceparent: None,
     }
 }
 

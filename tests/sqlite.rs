@@ -40,3 +40,8 @@ async fn old_event_versions_are_upcast() {
 async fn rebuild_while_appending() {
     suite::rebuild_while_appending(SQLITE).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lease_has_one_holder() {
+    suite::a_lease_has_one_holder(SQLITE).await;
+}

@@ -45,7 +45,43 @@ pub fn request_id(req: &HttpRequest) -> String {
         .map_or_else(String::new, |r| r.0.clone())
 }
 
-/// Middleware: assigns the request id and echoes it on every response, errors included.
+/// The request's W3C trace context: the client's `traceparent` when well-formed, else a new
+/// trace with this request as its root.
+#[derive(Debug, Clone)]
+pub struct TraceParent(pub String);
+
+pub fn traceparent(req: &HttpRequest) -> Option<String> {
+    req.extensions().get::<TraceParent>().map(|t| t.0.clone())
+}
+
+/// `00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`, ids not all zero (W3C Trace Context).
+fn valid_traceparent(v: &str) -> bool {
+    let parts: Vec<&str> = v.split('-').collect();
+    let hex = |s: &str, n: usize| {
+        s.len() == n
+            && s.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    };
+    matches!(parts.as_slice(), [version, trace, parent, flags]
+        if hex(version, 2) && *version != "ff" && hex(trace, 32) && hex(parent, 16) && hex(flags, 2)
+            && trace.bytes().any(|b| b != b'0') && parent.bytes().any(|b| b != b'0'))
+}
+
+fn new_traceparent() -> String {
+    let mut ids = [0u8; 24];
+    if getrandom::fill(&mut ids).is_err() {
+        ids[..16].copy_from_slice(uuid::Uuid::now_v7().as_bytes());
+    }
+    ids[23] |= 1;
+    format!(
+        "00-{}-{}-01",
+        hex::encode(&ids[..16]),
+        hex::encode(&ids[16..])
+    )
+}
+
+/// Middleware: assigns the request id (echoed on every response, errors included) and the
+/// trace context, and runs the request in a span carrying both, so every log line of it does.
 pub async fn with_request_id(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -57,8 +93,16 @@ pub async fn with_request_id(
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
         .map(str::to_owned);
     let id = given.unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    let trace = req
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| valid_traceparent(v))
+        .map_or_else(new_traceparent, str::to_owned);
+    let span = tracing::info_span!("request", request_id = %id, traceparent = %trace, method = %req.method(), path = %req.path());
     req.extensions_mut().insert(RequestId(id.clone()));
-    let mut res = next.call(req).await?;
+    req.extensions_mut().insert(TraceParent(trace));
+    let mut res = tracing::Instrument::instrument(next.call(req), span).await?;
     if let Ok(value) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(REQUEST_ID, value);
     }
@@ -93,5 +137,6 @@ pub fn actor(req: &HttpRequest, caller: Option<Caller>, role: &str) -> Actor {
         user_id: caller.map(|c| c.user_id),
         role: caller.map_or(role, |c| c.role.as_str()).to_owned(),
         request_id: Some(request_id(req)),
+        traceparent: traceparent(req),
     }
 }

@@ -121,6 +121,7 @@ impl<'e> Workload<'e> {
             user_id: Some(self.rng.below(5) + 1),
             role: "photographer".into(),
             request_id: Some(format!("req-{}", self.rng.next_u64() % 1_000_000)),
+            traceparent: None,
         };
         let now = Utc::now();
         if roll < 12 {

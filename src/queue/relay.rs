@@ -17,6 +17,7 @@ use tokio::sync::watch;
 use super::sqs::{MAX_BATCH, Outgoing, SqsQueue};
 use super::{QueueError, table};
 use crate::engine::Engine;
+use crate::lease::Lease;
 use crate::store::Store;
 
 /// The table queue of processing jobs (API.md §6).
@@ -206,7 +207,13 @@ fn job_attributes(payload: &str) -> BTreeMap<String, String> {
 
 fn listing_attributes(payload: &str) -> BTreeMap<String, String> {
     let body: Value = serde_json::from_str(payload).unwrap_or_default();
-    pick(&body, &[("listingIdentityId", "ListingIdentityId")])
+    pick(
+        &body,
+        &[
+            ("listingIdentityId", "ListingIdentityId"),
+            ("traceparent", "Traceparent"),
+        ],
+    )
 }
 
 /// Copies the present fields under their attribute names; strings as they are, others as JSON.
@@ -224,10 +231,14 @@ fn pick(body: &Value, fields: &[(&str, &str)]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// The background loop of `serve`: settles READY batches (which writes listing status
-/// changes), drains the outbox into the queues, then sleeps `every` — waking early when
-/// `shutdown` turns true or its sender is dropped. Errors are logged and retried next round:
-/// the outbox keeps every message until it is moved, so nothing is lost by waiting.
+/// How long the relay's lease lasts past each round: a relay that dies is replaced this soon.
+const LEASE: Duration = Duration::from_secs(5);
+
+/// The background loop of `serve`: under the relay lease (one process at a time), settles READY
+/// batches (which writes listing status changes), drains the outbox into the queues and
+/// reports the outbox's depth and age; then sleeps `every`, waking early when `shutdown` turns
+/// true or its sender is dropped, and gives the lease back. Errors are logged and retried next
+/// round: the outbox keeps every message until it is moved, so nothing is lost by waiting.
 pub async fn run(
     store: Store,
     engine: Arc<Engine>,
@@ -235,23 +246,60 @@ pub async fn run(
     every: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let lease = Lease::new(store.clone(), "outbox-relay", LEASE.max(every * 3));
     while !*shutdown.borrow() {
-        if let Err(e) = engine.settle_ready_batches().await {
-            tracing::warn!(error = %e, "settling ready batches failed; retrying next round");
-        }
-        loop {
-            match relay_once(&store, &sinks, BATCH).await {
-                Ok(n) if i64::try_from(n) == Ok(BATCH) => {}
-                Ok(_) => break,
-                Err(e) => {
-                    tracing::warn!(error = %e, "outbox relay failed; retrying next round");
-                    break;
-                }
-            }
+        match lease.acquire().await {
+            Ok(true) => relay_round(&store, &engine, &sinks).await,
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "taking the relay lease failed; retrying"),
         }
         tokio::select! {
             () = tokio::time::sleep(every) => {}
-            changed = shutdown.changed() => if changed.is_err() { return },
+            changed = shutdown.changed() => if changed.is_err() { break },
         }
     }
+    lease.release().await;
+}
+
+async fn relay_round(store: &Store, engine: &Engine, sinks: &Sinks) {
+    if let Err(e) = engine.settle_ready_batches().await {
+        tracing::warn!(error = %e, "settling ready batches failed; retrying next round");
+    }
+    loop {
+        match relay_once(store, sinks, BATCH).await {
+            Ok(n) if i64::try_from(n) == Ok(BATCH) => {}
+            Ok(_) => break,
+            Err(e) => {
+                tracing::warn!(error = %e, "outbox relay failed; retrying next round");
+                break;
+            }
+        }
+    }
+    if let Err(e) = observe_outbox(store).await {
+        tracing::debug!(error = %e, "reading the outbox depth failed");
+    }
+}
+
+/// `media_outbox_depth` (messages waiting) and `media_outbox_oldest_seconds` (how long the
+/// oldest has waited): a relay that cannot deliver shows here first.
+async fn observe_outbox(store: &Store) -> Result<(), sqlx::Error> {
+    let row = sqlx::query(
+        store
+            .dialect()
+            .sql("SELECT COUNT(*), MIN(created_at) FROM outbox"),
+    )
+    .fetch_one(store.pool())
+    .await?;
+    let depth: i64 = row.try_get(0)?;
+    let oldest: Option<String> = row.try_get(1)?;
+    let age = oldest
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+        .map_or(0.0, |t| {
+            (chrono::Utc::now() - t.with_timezone(&chrono::Utc))
+                .as_seconds_f64()
+                .max(0.0)
+        });
+    metrics::gauge!("media_outbox_depth").set(depth as f64);
+    metrics::gauge!("media_outbox_oldest_seconds").set(age);
+    Ok(())
 }

@@ -102,7 +102,11 @@ impl Results {
     async fn apply(&self, message: &Message) -> Result<Reported, Failure> {
         let body: CallbackBody = serde_json::from_str(&message.payload)
             .map_err(|e| Failure::Unusable(format!("not a result body: {e}")))?;
-        report::apply(&self.engine, body, &Actor::system("pipeline"))
+        let actor = Actor {
+            traceparent: message.attributes.get("Traceparent").cloned(),
+            ..Actor::system("pipeline")
+        };
+        report::apply(&self.engine, body, &actor)
             .await
             .map_err(|e| match e {
                 ReportError::Refused(why) => Failure::Unusable(why),

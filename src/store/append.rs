@@ -95,7 +95,14 @@ impl Store {
         let (before, after, outbox) = self.project(&old, new).map_err(unknown)?;
         self.write_rows(&mut tx, &before, &after).await?;
         for (event, messages) in outbox {
-            for message in messages {
+            for mut message in messages {
+                // The trace of the command that caused it travels with the message.
+                if let (Some(trace), Some(body)) = (
+                    event.metadata.get("traceparent"),
+                    message.payload.as_object_mut(),
+                ) {
+                    body.insert("traceparent".into(), trace.clone());
+                }
                 let sql = "INSERT INTO outbox (topic, aggregate_type, aggregate_id, sequence, payload, created_at, available_at, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, 0)";
                 sqlx::query(self.dialect.sql(sql))
                     .bind(message.topic)

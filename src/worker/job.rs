@@ -14,6 +14,8 @@ pub struct Job {
     pub listing_id: ListingId,
     pub attempt: u32,
     pub assets: Vec<JobAsset>,
+    /// The trace context of the command that made the job, continued by its results.
+    pub traceparent: Option<String>,
 }
 
 /// One raw upload to process, with the size and SHA-256 the manifest promised for it.
@@ -65,6 +67,8 @@ struct Wire {
     listing_identity_id: u64,
     attempt: u32,
     assets: Vec<JobAsset>,
+    #[serde(default)]
+    traceparent: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +101,7 @@ impl Job {
             listing_id,
             attempt: wire.attempt,
             assets: wire.assets,
+            traceparent: wire.traceparent,
         })
     }
 }

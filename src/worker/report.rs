@@ -71,7 +71,11 @@ pub async fn report(
         failure_reason: None,
     };
     let Some(queue) = results else {
-        return apply(engine, body, &Actor::system("worker")).await;
+        let actor = Actor {
+            traceparent: job.traceparent.clone(),
+            ..Actor::system("worker")
+        };
+        return apply(engine, body, &actor).await;
     };
     let text = serde_json::to_string(&body).expect("a callback body serializes");
     queue
@@ -79,10 +83,14 @@ pub async fn report(
             // Same report, same key: a FIFO queue drops the duplicate of a redelivered job.
             key: hex::encode(Sha256::digest(&text)),
             group: body.batch_id.clone(),
-            attributes: BTreeMap::from([
-                ("BatchId".to_owned(), body.batch_id.clone()),
-                ("JobId".to_owned(), body.job_id.clone()),
-            ]),
+            attributes: [
+                ("BatchId", Some(&body.batch_id)),
+                ("JobId", Some(&body.job_id)),
+                ("Traceparent", job.traceparent.as_ref()),
+            ]
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.to_owned(), v?.clone())))
+            .collect::<BTreeMap<_, _>>(),
             body: text,
         })
         .await?;

@@ -248,7 +248,11 @@ impl Worker {
             self.settings.visibility,
             self.settings.heartbeat,
         );
-        let outcome = self.process(&job).await;
+        let span = tracing::info_span!(
+            "job", job_id = %job.job_id, batch_id = %job.batch_id, listing_id = %job.listing_id,
+            traceparent = job.traceparent.as_deref().unwrap_or_default()
+        );
+        let outcome = tracing::Instrument::instrument(self.process(&job), span).await;
         drop(heartbeat);
         inflight.decrement(1.0);
         let ms = started.elapsed().as_millis() as u64;

@@ -8,4 +8,5 @@ mod concurrency;
 mod errors;
 mod flow;
 mod helpers;
+mod observability;
 mod openapi;

@@ -21,6 +21,7 @@ fn actor() -> Actor {
         user_id: Some(7),
         role: "photographer".into(),
         request_id: Some("req-1".into()),
+        traceparent: None,
     }
 }
 
@@ -496,4 +497,44 @@ pub async fn rebuild_while_appending(server: &str) {
     }
     writer.await.unwrap();
     assert_consistent(engine.store()).await;
+}
+
+/// One holder at a time: a second process waits while the lease is held and renewed, takes it
+/// once it is given back or has expired, and 16 processes racing for a free lease end with
+/// exactly one holder.
+pub async fn a_lease_has_one_holder(server: &str) {
+    use toq_media::lease::Lease;
+    let (store, _) = fresh_store(server).await;
+    let ttl = std::time::Duration::from_millis(400);
+    let a = Lease::new(store.clone(), "relay", ttl);
+    let b = Lease::new(store.clone(), "relay", ttl);
+    assert!(a.acquire().await.unwrap(), "a free lease is taken");
+    assert!(!b.acquire().await.unwrap(), "a held lease is not");
+    assert!(a.acquire().await.unwrap(), "the holder renews");
+    assert!(a.acquire().await.unwrap(), "and renews again at once");
+    a.release().await;
+    assert!(
+        b.acquire().await.unwrap(),
+        "a released lease is free at once"
+    );
+    assert!(!a.acquire().await.unwrap());
+    tokio::time::sleep(ttl + std::time::Duration::from_millis(200)).await;
+    assert!(a.acquire().await.unwrap(), "an expired lease is taken over");
+    assert!(
+        !b.acquire().await.unwrap(),
+        "and its old holder has lost it"
+    );
+
+    let racers: Vec<_> = (0..16)
+        .map(|_| {
+            Lease::new(
+                store.clone(),
+                "reconciler",
+                std::time::Duration::from_secs(30),
+            )
+        })
+        .collect();
+    let won = futures_util::future::join_all(racers.iter().map(|l| l.acquire())).await;
+    let holders = won.into_iter().filter(|r| matches!(r, Ok(true))).count();
+    assert_eq!(holders, 1, "exactly one of 16 racers holds a free lease");
 }
