@@ -83,6 +83,12 @@ pub async fn start(mut config: Config, store: Store) -> anyhow::Result<Running> 
         Duration::from_secs(30),
         shutdown_rx.clone(),
     )));
+    tasks.push(tokio::spawn(crate::telemetry::gauges::run(
+        store.clone(),
+        crate::telemetry::gauges::queues(&store, &backends.sqs),
+        Duration::from_secs(5),
+        shutdown_rx.clone(),
+    )));
     if let Some(results) = backends.results(engine.clone()) {
         tasks.push(tokio::spawn(results.run(shutdown_rx.clone())));
     }

@@ -235,9 +235,9 @@ fn pick(body: &Value, fields: &[(&str, &str)]) -> BTreeMap<String, String> {
 const LEASE: Duration = Duration::from_secs(5);
 
 /// The background loop of `serve`: under the relay lease (one process at a time), settles READY
-/// batches (which writes listing status changes), drains the outbox into the queues and
-/// reports the outbox's depth and age; then sleeps `every`, waking early when `shutdown` turns
-/// true or its sender is dropped, and gives the lease back. Errors are logged and retried next
+/// batches (which writes listing status changes) and drains the outbox into the queues; then
+/// sleeps `every`, waking early when `shutdown` turns true or its sender is dropped, and gives
+/// the lease back. Errors are logged and retried next
 /// round: the outbox keeps every message until it is moved, so nothing is lost by waiting.
 pub async fn run(
     store: Store,
@@ -275,31 +275,4 @@ async fn relay_round(store: &Store, engine: &Engine, sinks: &Sinks) {
             }
         }
     }
-    if let Err(e) = observe_outbox(store).await {
-        tracing::debug!(error = %e, "reading the outbox depth failed");
-    }
-}
-
-/// `media_outbox_depth` (messages waiting) and `media_outbox_oldest_seconds` (how long the
-/// oldest has waited): a relay that cannot deliver shows here first.
-async fn observe_outbox(store: &Store) -> Result<(), sqlx::Error> {
-    let row = sqlx::query(
-        store
-            .dialect()
-            .sql("SELECT COUNT(*), MIN(created_at) FROM outbox"),
-    )
-    .fetch_one(store.pool())
-    .await?;
-    let depth: i64 = row.try_get(0)?;
-    let oldest: Option<String> = row.try_get(1)?;
-    let age = oldest
-        .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
-        .map_or(0.0, |t| {
-            (chrono::Utc::now() - t.with_timezone(&chrono::Utc))
-                .as_seconds_f64()
-                .max(0.0)
-        });
-    metrics::gauge!("media_outbox_depth").set(depth as f64);
-    metrics::gauge!("media_outbox_oldest_seconds").set(age);
-    Ok(())
 }

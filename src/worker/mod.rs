@@ -1,6 +1,7 @@
-//! The built-in processing worker: takes jobs off the job queue, turns raw uploads into
-//! renditions, and reports through the same intake as the pipeline's callback, so that
-//! `toq-media serve` alone takes a batch to READY (DESIGN.md "Processing").
+//! The built-in processing worker: takes jobs off the job queue (table or SQS), turns raw
+//! uploads into renditions, and reports through the same intake as the pipeline's callback (or
+//! onto the results queue, with SQS), so that `toq-media serve` alone takes a batch to READY
+//! (DESIGN.md "Processing").
 //!
 //! - `job`: the job message, parsed into typed fields.
 //! - `keys`: where renditions are written.
@@ -10,8 +11,11 @@
 //! - `heartbeat`: visibility extension while a job runs.
 //! - `runner`: the loop, its concurrency bound, and the delete-after-record rule.
 //!
-//! Metrics are `tracing` events for now (`asset processed` / `asset failed` / `job handled`,
-//! with `job_id`, `batch_id`, `asset`, `code`, `ms`), until a metrics exporter is wired.
+//! Metrics at `/metrics`: `media_assets_processed_total{asset_type,error_code}`,
+//! `media_asset_processing_seconds`, `media_image_seconds_per_megapixel`,
+//! `media_queue_wait_seconds`, `media_processing_inflight_jobs`,
+//! `media_processing_dlq_messages_total`; each job's log lines carry `job_id`, `batch_id`,
+//! `listing_id` and the `traceparent` of the command that made it.
 
 pub mod asset;
 pub mod heartbeat;

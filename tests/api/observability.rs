@@ -99,6 +99,7 @@ async fn metrics_carry_the_design_names() {
         "media_outbox_depth",
         "media_outbox_oldest_seconds",
         "media_lease_held",
+        "media_queue_depth",
         "http_request_duration_seconds",
         "media_event_append_seconds",
     ] {
