@@ -46,7 +46,8 @@ pub fn verify(
         .trim()
         .parse()
         .map_err(|_| SignatureError::Stale)?;
-    if (now - at).abs() > WINDOW_SECONDS {
+    // `abs_diff`: a claimed timestamp near i64::MIN must not overflow the distance.
+    if now.abs_diff(at) > WINDOW_SECONDS.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     let given = signature
@@ -96,5 +97,19 @@ mod tests {
             verify(b"k", Some("soon"), Some(&sig), b"{}", 1000),
             Err(SignatureError::Stale)
         );
+    }
+
+    #[test]
+    fn extreme_timestamps_are_stale_not_a_panic() {
+        let now = 1_763_000_000;
+        for at in [i64::MIN, now - i64::MAX - 1, i64::MAX] {
+            let ts = at.to_string();
+            let sig = sign(b"k", &ts, b"{}");
+            assert_eq!(
+                verify(b"k", Some(&ts), Some(&sig), b"{}", now),
+                Err(SignatureError::Stale),
+                "{ts}"
+            );
+        }
     }
 }
