@@ -373,8 +373,10 @@ impl ObjectKey {
         ))
     }
 
-    /// A key reported back by a pipeline: relative, no `..`, no empty or dot segments, no
-    /// control characters, at most 1024 bytes.
+    /// A key reported back by a pipeline: relative, no empty segment and none starting with
+    /// a dot (so no `.`, `..` or hidden names), not ending in `.meta`, no control characters,
+    /// at most 1024 bytes. Dot names and `.meta` are the object store's own (uploads in
+    /// flight, sidecars); keys built by [`ObjectKey::raw`] never take that form.
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
         if raw.is_empty() || raw.len() > 1024 {
             return refuse("must be 1 to 1024 bytes");
@@ -384,9 +386,14 @@ impl ObjectKey {
         }
         if raw
             .split('/')
-            .any(|part| part.is_empty() || part == "." || part == "..")
+            .any(|part| part.is_empty() || part.starts_with('.'))
         {
-            return refuse("must be a relative path without empty, '.' or '..' segments");
+            return refuse(
+                "must be a relative path without empty segments or ones starting with '.'",
+            );
+        }
+        if raw.ends_with(".meta") {
+            return refuse("must not end in .meta, which the object store keeps for itself");
         }
         Ok(Self(raw.to_owned()))
     }
@@ -557,6 +564,14 @@ mod tests {
                 );
                 prop_assert!(ObjectKey::parse(key.as_str()).is_ok(), "{}", key);
                 prop_assert_eq!(key.as_str().matches('/').count(), 5);
+            }
+        }
+
+        #[test]
+        fn parsed_keys_stay_off_the_stores_own_names(raw in "[a-z./]{1,12}(\\.meta)?") {
+            if let Ok(key) = ObjectKey::parse(&raw) {
+                prop_assert!(key.as_str().split('/').all(|s| !s.is_empty() && !s.starts_with('.')));
+                prop_assert!(!key.as_str().ends_with(".meta"));
             }
         }
 

@@ -688,7 +688,7 @@ fn a_result_with_invalid_outputs_reports_every_field() {
             field("outputs[0].clientId", "is not in this batch"),
             field(
                 "outputs[1].renditions.large",
-                "must be a relative path without empty, '.' or '..' segments",
+                "must be a relative path without empty segments or ones starting with '.'",
             ),
             field("outputs[2].rawKey", "is not this asset's raw key"),
             field("outputs[3].clientId", "is reported more than once"),

@@ -25,7 +25,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/storage/{key:.*}")
             .route(web::put().to(put_object))
-            .route(web::get().to(get_object)),
+            .route(web::get().to(get_object))
+            .default_service(web::to(method_not_allowed)),
     );
 }
 
@@ -90,7 +91,11 @@ async fn get_object(
         req.query_string(),
         Utc::now(),
     )?;
-    let Some((file, len, content_type)) = store.open(&signed.key).await? else {
+    let opened = store.open(&signed.key).await.map_err(|e| match e.kind() {
+        io::ErrorKind::InvalidInput => UploadError::InvalidKey(signed.key.to_string()),
+        _ => UploadError::Storage(e),
+    })?;
+    let Some((file, len, content_type)) = opened else {
         return Ok(error_body(
             StatusCode::NOT_FOUND,
             "OBJECT_NOT_FOUND",
@@ -105,6 +110,15 @@ async fn get_object(
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::CONTENT_SECURITY_POLICY, "sandbox"))
         .body(SizedStream::new(len, chunks(file))))
+}
+
+/// Signed URLs are for PUT (upload) or GET (download) only.
+async fn method_not_allowed() -> HttpResponse {
+    error_body(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        "signed URLs take PUT (upload) or GET (download)",
+    )
 }
 
 /// A file as a stream of 64 KiB chunks.

@@ -3,6 +3,7 @@
 
 mod authz;
 mod aws;
+mod bad_input;
 mod callback;
 mod concurrency;
 mod errors;
