@@ -34,6 +34,9 @@ pub struct Config {
     pub worker: WorkerMode,
     /// Jobs (and images) the built-in worker handles at once (`TOQ_MEDIA_WORKER_CONCURRENCY`).
     pub worker_concurrency: usize,
+    /// How long a job a worker took stays hidden from others without a heartbeat: how soon
+    /// the job of a worker that died is picked up again (`TOQ_MEDIA_WORKER_VISIBILITY_SECONDS`).
+    pub worker_visibility: std::time::Duration,
     /// Where objects live (`TOQ_MEDIA_STORAGE`).
     pub storage: StorageBackend,
     /// What carries jobs, results and listing events (`TOQ_MEDIA_QUEUE`).
@@ -230,6 +233,10 @@ impl Config {
             worker_concurrency: match number("WORKER_CONCURRENCY", default_concurrency())? {
                 0 => anyhow::bail!("TOQ_MEDIA_WORKER_CONCURRENCY must be at least 1"),
                 n => n,
+            },
+            worker_visibility: match number("WORKER_VISIBILITY_SECONDS", 60u64)? {
+                0 => anyhow::bail!("TOQ_MEDIA_WORKER_VISIBILITY_SECONDS must be at least 1"),
+                n => std::time::Duration::from_secs(n),
             },
             storage: StorageBackend::from_env()?,
             queue: QueueBackend::from_env()?,

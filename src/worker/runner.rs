@@ -57,6 +57,7 @@ impl Settings {
     pub fn from_config(config: &Config) -> Self {
         Self {
             concurrency: config.worker_concurrency,
+            visibility: config.worker_visibility,
             ..Self::default()
         }
     }
