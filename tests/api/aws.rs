@@ -18,6 +18,7 @@ use toq_media::config::{Config, QueueBackend, S3Config, SqsConfig, StorageBacken
 use toq_media::engine::Engine;
 use toq_media::queue::relay::{Sink, Sinks};
 use toq_media::queue::{SqsQueue, relay_once};
+use toq_media::storage::{ObjectStore, S3Store};
 use toq_media::worker::{Queues, Settings, Worker};
 
 use crate::helpers::*;
@@ -143,6 +144,40 @@ impl Aws {
         config.worker = WorkerMode::Embedded;
     }
 
+    /// The app on these backends with its built-in worker off (the test plays or runs it).
+    async fn app_without_worker(&self) -> TestApp {
+        spawn_app_with(|c| {
+            self.configure(c);
+            c.worker = WorkerMode::Off;
+        })
+        .await
+    }
+
+    /// A worker of the test's own on the app's database, this bucket and the jobs queue,
+    /// reporting to `results` (or straight to the aggregate); stopped through the sender.
+    async fn start_worker(
+        &self,
+        app: &TestApp,
+        results: Option<&str>,
+        settings: Settings,
+    ) -> (
+        tokio::sync::watch::Sender<bool>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let sdk = toq_media::aws::sdk_config().await;
+        let worker = Worker::new(
+            Arc::new(Engine::new(app.store.clone())),
+            Arc::new(ObjectStore::S3(S3Store::new(&sdk, &self.s3_config()))),
+            Queues::Sqs {
+                jobs: self.queue(&self.jobs),
+                results: results.map(|url| self.queue(url)),
+            },
+            settings,
+        );
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        (stop, tokio::spawn(Arc::new(worker).run(stopped)))
+    }
+
     fn queue(&self, url: &str) -> SqsQueue {
         let client = self.sqs.clone();
         SqsQueue::new(client, url, 1, Duration::from_secs(30))
@@ -223,6 +258,13 @@ impl Aws {
             .await
             .unwrap();
     }
+}
+
+/// The app's `/metrics` names `metric`.
+async fn assert_counted(app: &TestApp, metric: &str) {
+    let metrics = app.get("/metrics", None).await;
+    let text = metrics.body.as_str().expect("Prometheus text");
+    assert!(text.contains(metric), "{metric} counted:\n{text}");
 }
 
 async fn wait_status(app: &TestApp, token: &str, batch: &Batch, want: &str, within: Duration) {
@@ -408,22 +450,11 @@ async fn a_job_leaves_the_outbox_only_once_sqs_has_it_and_duplicates_change_noth
     // Delivered twice (SQS is at least once): processed once, the duplicate changes nothing.
     aws.send(&aws.jobs, body).await;
     aws.send(&aws.jobs, body).await;
-    let worker = Worker::new(
-        Arc::new(Engine::new(app.store.clone())),
-        Arc::new(toq_media::storage::ObjectStore::S3(
-            toq_media::storage::S3Store::new(&toq_media::aws::sdk_config().await, &aws.s3_config()),
-        )),
-        Queues::Sqs {
-            jobs: aws.queue(&aws.jobs),
-            results: Some(aws.queue(&aws.results)),
-        },
-        Settings {
-            concurrency: 1,
-            ..Settings::default()
-        },
-    );
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let running = tokio::spawn(Arc::new(worker).run(stopped));
+    let settings = Settings {
+        concurrency: 1,
+        ..Settings::default()
+    };
+    let (stop, running) = aws.start_worker(&app, Some(&aws.results), settings).await;
     wait_status(&app, &token, &batch, "READY", Duration::from_secs(90)).await;
     aws.wait_depth(&aws.jobs, 0, Duration::from_secs(30)).await;
     aws.wait_depth(&aws.results, 0, Duration::from_secs(30))
@@ -446,11 +477,7 @@ async fn a_job_leaves_the_outbox_only_once_sqs_has_it_and_duplicates_change_noth
 #[ignore = "needs the AWS emulators: scripts/aws-emulator (run by .ci/run)"]
 async fn unusable_results_are_moved_aside_and_the_consumer_goes_on() {
     let aws = Aws::provision(5).await;
-    let app = spawn_app_with(|c| {
-        aws.configure(c);
-        c.worker = WorkerMode::Off;
-    })
-    .await;
+    let app = aws.app_without_worker().await;
     app.register_listing(323, "PENDING_PHOTO_PROCESSING", false)
         .await;
     let token = app.token(PHOTOGRAPHER, Role::Photographer);
@@ -482,56 +509,25 @@ async fn unusable_results_are_moved_aside_and_the_consumer_goes_on() {
             .iter()
             .any(|(body, a)| body == "not json at all" && a.contains_key("Error"))
     );
-    let metrics = app.get("/metrics", None).await;
-    assert!(
-        metrics
-            .body
-            .as_str()
-            .unwrap()
-            .contains("media_processing_callback_errors_total"),
-        "counted"
-    );
+    assert_counted(&app, "media_processing_callback_errors_total").await;
 }
 
 #[tokio::test]
 #[ignore = "needs the AWS emulators: scripts/aws-emulator (run by .ci/run)"]
 async fn a_poison_job_reaches_the_dlq_and_is_counted() {
     let aws = Aws::provision(2).await;
-    let app = spawn_app_with(|c| {
-        aws.configure(c);
-        c.worker = WorkerMode::Off;
-    })
-    .await;
-    let worker = Worker::new(
-        Arc::new(Engine::new(app.store.clone())),
-        Arc::new(toq_media::storage::ObjectStore::S3(
-            toq_media::storage::S3Store::new(&toq_media::aws::sdk_config().await, &aws.s3_config()),
-        )),
-        Queues::Sqs {
-            jobs: aws.queue(&aws.jobs),
-            results: None,
-        },
-        Settings {
-            visibility: Duration::from_secs(1),
-            ..Settings::default()
-        },
-    );
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let running = tokio::spawn(Arc::new(worker).run(stopped));
+    let app = aws.app_without_worker().await;
+    let settings = Settings {
+        visibility: Duration::from_secs(1),
+        ..Settings::default()
+    };
+    let (stop, running) = aws.start_worker(&app, None, settings).await;
     aws.send(&aws.jobs, r#"{"jobId": 1}"#).await;
     aws.wait_depth(&aws.jobs_dlq, 1, Duration::from_secs(30))
         .await;
     stop.send(true).unwrap();
     running.await.unwrap();
-    let metrics = app.get("/metrics", None).await;
-    assert!(
-        metrics
-            .body
-            .as_str()
-            .unwrap()
-            .contains("media_processing_dlq_messages_total"),
-        "counted"
-    );
+    assert_counted(&app, "media_processing_dlq_messages_total").await;
 }
 
 #[tokio::test]
@@ -575,11 +571,7 @@ async fn readyz_fails_until_the_bucket_and_queues_answer() {
         ready.body
     );
 
-    let all_there = spawn_app_with(|c| {
-        aws.configure(c);
-        c.worker = WorkerMode::Off;
-    })
-    .await;
+    let all_there = aws.app_without_worker().await;
     assert_eq!(all_there.get("/readyz", None).await.status, 200);
 }
 
