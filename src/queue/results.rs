@@ -77,7 +77,7 @@ impl Results {
             Ok(Reported::Accepted) => Outcome::Applied,
             Ok(Reported::UnknownJob) => Outcome::Stale,
             Err(Failure::Unusable(why)) => {
-                metrics::counter!("media_processing_callback_errors_total", "reason" => "malformed")
+                metrics::counter!("media_processing_callback_errors_total", "reason" => "unusable")
                     .increment(1);
                 tracing::error!(
                     message_id = %message.id, receive_count = message.receive_count, error = %why,

@@ -106,3 +106,23 @@ async fn metrics_carry_the_design_names() {
         assert!(text.contains(name), "{name} in /metrics:\n{text}");
     }
 }
+
+#[tokio::test]
+async fn refused_callbacks_are_counted_by_reason() {
+    let app = spawn_app().await;
+    let forged = Req::post(CALLBACK, None, &json!({"jobId": "x"}))
+        .header(
+            "X-Toq-Timestamp",
+            chrono::Utc::now().timestamp().to_string(),
+        )
+        .header("X-Toq-Signature", format!("v1={}", "0".repeat(64)));
+    assert_eq!(app.call(forged).await.status, 401);
+    let malformed = app.callback(&json!({"jobId": "x", "batchId": "y"})).await;
+    assert_eq!(malformed.status, 400, "{}", malformed.body);
+    let metrics = app.get("/metrics", None).await;
+    let text = metrics.body.as_str().expect("Prometheus text");
+    for reason in ["signature", "malformed"] {
+        let series = format!("media_processing_callback_errors_total{{reason=\"{reason}\"}}");
+        assert!(text.contains(&series), "{series} in /metrics:\n{text}");
+    }
+}

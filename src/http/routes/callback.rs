@@ -104,10 +104,17 @@ pub async fn callback(
         &raw,
         Utc::now().timestamp(),
     )
-    .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
-    let body: CallbackBody =
-        serde_json::from_slice(&raw).map_err(|e| ApiError::InvalidJson(e.to_string()))?;
-    let (batch_id, command) = body.into_command()?;
+    .map_err(|e| {
+        callback_error("signature");
+        ApiError::Unauthorized(e.to_string())
+    })?;
+    let body: CallbackBody = serde_json::from_slice(&raw).map_err(|e| {
+        callback_error("malformed");
+        ApiError::InvalidJson(e.to_string())
+    })?;
+    let (batch_id, command) = body
+        .into_command()
+        .inspect_err(|_| callback_error("malformed"))?;
     state
         .engine
         .batch(batch_id, command, &request::actor(&req, None, "pipeline"))
@@ -115,4 +122,9 @@ pub async fn callback(
     // Read your writes: a READY batch's listing moves before we answer (the relay also would).
     state.engine.settle_ready_batches().await?;
     Ok(HttpResponse::Ok().json(CallbackAccepted { status: "accepted" }))
+}
+
+/// `media_processing_callback_errors_total{reason}`: what the pipeline gets wrong, by kind.
+fn callback_error(reason: &'static str) {
+    metrics::counter!("media_processing_callback_errors_total", "reason" => reason).increment(1);
 }
