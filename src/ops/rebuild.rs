@@ -78,6 +78,7 @@ pub async fn rebuild(
 ) -> Result<Rebuilt, StoreError> {
     let started = Instant::now();
     let dialect = store.dialect();
+    let _turn = store.write_turn().await;
     let mut tx = store.pool().begin_with(dialect.begin_write()).await?;
     let names: Vec<&str> = tables.iter().map(|t| t.name).collect();
     if dialect == Dialect::Postgres {

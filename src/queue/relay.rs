@@ -150,6 +150,7 @@ async fn move_to_tables(store: &Store, rows: &[(&'static str, Row)]) -> Result<u
         return Ok(0);
     }
     let dialect = store.dialect();
+    let _turn = store.write_turn().await;
     let mut tx = store.pool().begin_with(dialect.begin_write()).await?;
     for (queue, row) in rows {
         let attributes = serde_json::to_string(&row.attributes).expect("a string map serializes");

@@ -49,6 +49,7 @@ impl Store {
         let Some(first) = new.first() else {
             return Ok(());
         };
+        let _turn = self.write_turn().await;
         let mut tx = self
             .pool
             .begin_with(self.dialect.begin_write())

@@ -43,6 +43,9 @@ pub struct Store {
     pool: AnyPool,
     dialect: Dialect,
     upcasters: Arc<Vec<Box<dyn EventUpcaster>>>,
+    /// SQLite takes one writer at a time: the process's writers wait their turn here, in order,
+    /// rather than in SQLite's busy handler, whose growing sleeps (up to 100 ms) make the tail.
+    writers: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl Store {
@@ -70,6 +73,7 @@ impl Store {
             pool,
             dialect,
             upcasters: Arc::new(aggregates::upcasting::upcasters()),
+            writers: (dialect == Dialect::Sqlite).then(|| Arc::new(tokio::sync::Semaphore::new(1))),
         })
     }
 
@@ -86,6 +90,20 @@ impl Store {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Held for the length of a write transaction (`begin_write`): on SQLite, this process's
+    /// turn to write; elsewhere nothing, the database orders writers itself.
+    pub async fn write_turn(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        match &self.writers {
+            Some(writers) => Some(
+                writers
+                    .acquire()
+                    .await
+                    .expect("the semaphore is never closed"),
+            ),
+            None => None,
+        }
     }
 
     pub fn dialect(&self) -> Dialect {

@@ -20,6 +20,9 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
+/// How often histogram samples are folded into their buckets.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The log subscriber; filter from `TOQ_MEDIA_LOG` (`warn` when unset).
 pub fn init_tracing() {
     use std::io::IsTerminal;
@@ -42,9 +45,22 @@ pub fn init_tracing() {
 pub fn init_metrics() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
-            PrometheusBuilder::new()
+            let handle = PrometheusBuilder::new()
                 .install_recorder()
-                .expect("no other metrics recorder is installed")
+                .expect("no other metrics recorder is installed");
+            // Histograms buffer their samples until upkeep folds them in; without a scrape
+            // they would grow without bound (about 20 bytes a request).
+            let upkeep = handle.clone();
+            std::thread::Builder::new()
+                .name("metrics-upkeep".into())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(UPKEEP_EVERY);
+                        upkeep.run_upkeep();
+                    }
+                })
+                .expect("a thread starts");
+            handle
         })
         .clone()
 }
