@@ -61,13 +61,7 @@ pub enum CommandError {
     #[error("too many concurrent changes to the same {0}; try again")]
     Contended(&'static str),
     #[error("event store: {0}")]
-    Store(String),
-}
-
-impl From<StoreError> for CommandError {
-    fn from(e: StoreError) -> Self {
-        Self::Store(e.to_string())
-    }
+    Store(#[from] StoreError),
 }
 
 type Framework<A> = CqrsFramework<A, PersistedEventStore<Store, A>>;
@@ -138,8 +132,11 @@ impl Engine {
         let mut state = MediaBatch::default();
         for stored in self.store.stream(MediaBatch::TYPE, &id.to_string()).await? {
             let event = stored.to_serialized(self.store.upcasters())?;
-            let event = serde_json::from_value(event.payload)
-                .map_err(|e| CommandError::Store(format!("event {}: {e}", stored.position)))?;
+            let event =
+                serde_json::from_value(event.payload).map_err(|source| StoreError::Corrupt {
+                    position: stored.position,
+                    source,
+                })?;
             state.apply(event);
         }
         Ok(state)
@@ -173,7 +170,7 @@ impl Engine {
             let id: i64 = row.try_get(0).map_err(StoreError::from)?;
             let payload: String = row.try_get(1).map_err(StoreError::from)?;
             let ready: ReadyMessage = serde_json::from_str(&payload)
-                .map_err(|e| CommandError::Store(format!("outbox row {id}: {e}")))?;
+                .map_err(|source| StoreError::CorruptOutbox { id, source })?;
             let command = ListingCommand::MediaReady {
                 batch_id: ready.batch_id,
                 now: chrono::Utc::now(),
@@ -236,10 +233,13 @@ where
                     Some(taken) => CommandError::OpenBatchExists {
                         listing_id: taken.listing_id,
                     },
-                    None => CommandError::Store(e.to_string()),
+                    None => StoreError::Framework(e).into(),
                 });
             }
-            Err(e) => return Err(CommandError::Store(e.to_string())),
+            Err(
+                AggregateError::DatabaseConnectionError(e)
+                | AggregateError::DeserializationError(e),
+            ) => return Err(StoreError::Framework(e).into()),
         }
     }
     unreachable!("the last attempt returns")

@@ -32,10 +32,6 @@ impl Lease {
         }
     }
 
-    pub fn holder(&self) -> &str {
-        &self.holder
-    }
-
     /// Takes the lease when it is free or expired, or renews it when it is ours; true when this
     /// process holds it for `ttl` from now.
     pub async fn acquire(&self) -> Result<bool, sqlx::Error> {

@@ -133,7 +133,7 @@ impl From<CommandError> for ApiError {
             }
             CommandError::OpenBatchExists { .. } => Self::OpenBatchExists { batch_id: None },
             CommandError::Contended(_) => Self::Busy,
-            CommandError::Store(e) => Self::Internal(e),
+            CommandError::Store(e) => Self::internal(e),
         }
     }
 }

@@ -35,6 +35,11 @@ pub enum StoreError {
         position: i64,
         source: serde_json::Error,
     },
+    #[error("outbox row {id} cannot be read: {source}")]
+    CorruptOutbox { id: i64, source: serde_json::Error },
+    /// What the cqrs-es framework reported from the repository, with its cause.
+    #[error("{0}")]
+    Framework(Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// A handle on the database; cheap to clone.
