@@ -262,8 +262,7 @@ impl Aws {
 
 /// The app's `/metrics` names `metric`.
 async fn assert_counted(app: &TestApp, metric: &str) {
-    let metrics = app.get("/metrics", None).await;
-    let text = metrics.body.as_str().expect("Prometheus text");
+    let text = app.metrics().await;
     assert!(text.contains(metric), "{metric} counted:\n{text}");
 }
 

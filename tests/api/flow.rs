@@ -174,15 +174,7 @@ async fn upload_verify_process_ready_download() {
     assert_eq!(history.body["events"][0]["actor"]["userId"], "7");
 
     // Metrics name routes by pattern, never by the ids in the path.
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(r#"route="/api/v2/listings/media/batches/{batch_id}/events""#),
         "{metrics}"

@@ -200,6 +200,13 @@ impl TestApp {
         self.send(req).await
     }
 
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        let res = self.get("/metrics", None).await;
+        assert_eq!(res.status, 200);
+        res.body.as_str().expect("Prometheus text").to_owned()
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar(self.store.dialect().sql(sql))
             .fetch_one(self.store.pool())

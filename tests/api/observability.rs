@@ -91,8 +91,7 @@ async fn metrics_carry_the_design_names() {
     app.ready_batch(&token, 43).await;
     // Let the relay run a round (outbox depth, lease).
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let metrics = app.get("/metrics", None).await;
-    let text = metrics.body.as_str().expect("Prometheus text");
+    let text = app.metrics().await;
     for name in [
         "media_batches_created_total",
         "media_processing_duration_seconds",
@@ -119,8 +118,7 @@ async fn refused_callbacks_are_counted_by_reason() {
     assert_eq!(app.call(forged).await.status, 401);
     let malformed = app.callback(&json!({"jobId": "x", "batchId": "y"})).await;
     assert_eq!(malformed.status, 400, "{}", malformed.body);
-    let metrics = app.get("/metrics", None).await;
-    let text = metrics.body.as_str().expect("Prometheus text");
+    let text = app.metrics().await;
     for reason in ["signature", "malformed"] {
         let series = format!("media_processing_callback_errors_total{{reason=\"{reason}\"}}");
         assert!(text.contains(&series), "{series} in /metrics:\n{text}");
