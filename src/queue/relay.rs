@@ -176,15 +176,23 @@ async fn send_to_sqs(store: &Store, queue: &SqsQueue, rows: &[Row]) -> Result<us
         })
         .collect();
     let accepted = queue.send_batch(&outgoing).await?;
-    let mut moved = 0;
-    for row in rows.iter().filter(|r| accepted.contains(&r.key)) {
-        let deleted = sqlx::query(store.dialect().sql("DELETE FROM outbox WHERE id = ?"))
-            .bind(row.id)
-            .execute(store.pool())
-            .await?;
-        moved += usize::try_from(deleted.rows_affected()).unwrap_or(0);
+    let ids: Vec<i64> = rows
+        .iter()
+        .filter(|r| accepted.contains(&r.key))
+        .map(|r| r.id)
+        .collect();
+    if ids.is_empty() {
+        return Ok(0);
     }
-    Ok(moved)
+    // One statement for the batch SQS took.
+    let marks = vec!["?"; ids.len()].join(", ");
+    let sql = format!("DELETE FROM outbox WHERE id IN ({marks})");
+    let mut delete = sqlx::query(store.dialect().sql(&sql));
+    for id in ids {
+        delete = delete.bind(id);
+    }
+    let deleted = delete.execute(store.pool()).await?;
+    Ok(usize::try_from(deleted.rows_affected()).unwrap_or(0))
 }
 
 /// The message attributes of API.md §6, so consumers can route and log without parsing the
