@@ -17,20 +17,6 @@ use crate::engine::{Actor, Engine};
 use crate::http::dto::CallbackBody;
 use crate::worker::report::{self, ReportError, Reported};
 
-/// What became of one message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Recorded (or a duplicate the aggregate ignored), and deleted.
-    Applied,
-    /// For a job the batch does not know (or no batch), and deleted.
-    Stale,
-    /// Could never apply: moved to the side queue, or without one left for the queue's
-    /// redrive policy to move after its last delivery.
-    Unusable,
-    /// The store failed: left to be delivered again.
-    Retry,
-}
-
 pub struct Results {
     engine: Arc<Engine>,
     queue: SqsQueue,
@@ -72,10 +58,16 @@ impl Results {
         tracing::info!("results consumer stopped");
     }
 
-    pub async fn handle(&self, message: &Message) -> Outcome {
-        let outcome = match self.apply(message).await {
-            Ok(Reported::Accepted) => Outcome::Applied,
-            Ok(Reported::UnknownJob) => Outcome::Stale,
+    /// One message: deleted once applied or judged stale (a duplicate, an older attempt, a job
+    /// the batch does not know); moved aside when it can never apply (or, without a side
+    /// queue, left for the redrive policy); left for redelivery when the store failed.
+    async fn handle(&self, message: &Message) {
+        match self.apply(message).await {
+            Ok(Reported::Accepted | Reported::UnknownJob) => {
+                if let Err(e) = self.queue.delete(&message.receipt).await {
+                    tracing::warn!(message_id = %message.id, error = %e, "deleting an applied result failed; its redelivery will change nothing");
+                }
+            }
             Err(Failure::Unusable(why)) => {
                 metrics::counter!("media_processing_callback_errors_total", "reason" => "unusable")
                     .increment(1);
@@ -83,20 +75,13 @@ impl Results {
                     message_id = %message.id, receive_count = message.receive_count, error = %why,
                     "unusable result message; moving it aside"
                 );
-                return self.move_aside(message, &why).await;
+                self.move_aside(message, &why).await;
             }
-            Err(Failure::Retry(why)) => {
-                tracing::warn!(
-                    message_id = %message.id, error = %why,
-                    "applying a result failed; it will be delivered again"
-                );
-                return Outcome::Retry;
-            }
-        };
-        if let Err(e) = self.queue.delete(&message.receipt).await {
-            tracing::warn!(message_id = %message.id, error = %e, "deleting an applied result failed; its redelivery will change nothing");
+            Err(Failure::Retry(e)) => tracing::warn!(
+                message_id = %message.id, error = %e,
+                "applying a result failed; it will be delivered again"
+            ),
         }
-        outcome
     }
 
     async fn apply(&self, message: &Message) -> Result<Reported, Failure> {
@@ -110,13 +95,13 @@ impl Results {
             .await
             .map_err(|e| match e {
                 ReportError::Refused(why) => Failure::Unusable(why),
-                other => Failure::Retry(other.to_string()),
+                other => Failure::Retry(other),
             })
     }
 
-    async fn move_aside(&self, message: &Message, why: &str) -> Outcome {
+    async fn move_aside(&self, message: &Message, why: &str) {
         let Some(aside) = &self.aside else {
-            return Outcome::Unusable;
+            return;
         };
         let mut attributes = message.attributes.clone();
         attributes.insert("Error".into(), why.chars().take(256).collect());
@@ -133,11 +118,9 @@ impl Results {
                 if let Err(e) = self.queue.delete(&message.receipt).await {
                     tracing::warn!(message_id = %message.id, error = %e, "deleting a moved result failed");
                 }
-                Outcome::Unusable
             }
             Err(e) => {
                 tracing::warn!(message_id = %message.id, error = %e, "moving a result aside failed; trying again later");
-                Outcome::Retry
             }
         }
     }
@@ -145,5 +128,5 @@ impl Results {
 
 enum Failure {
     Unusable(String),
-    Retry(String),
+    Retry(ReportError),
 }
