@@ -279,7 +279,10 @@ mod check {
             .iter()
             .map(|a| AssetOutput {
                 client_id: a.file.file.client_id.to_string(),
-                renditions: BTreeMap::from([("large".to_owned(), format!("5/processed/x/{id}"))]),
+                renditions: BTreeMap::from([(
+                    "large".to_owned(),
+                    format!("5/processed/photo/{id}/1/large/x.jpg"),
+                )]),
                 width: Some(1920),
                 height: Some(1080),
                 ..Default::default()

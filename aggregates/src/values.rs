@@ -349,6 +349,83 @@ impl SafeName {
     }
 }
 
+/// Where one attempt of a batch keeps one kind of asset's renditions:
+/// `{listing}/processed/{segment}/{batch}/{attempt}/` (DESIGN.md "Storage keys"). The worker
+/// builds keys under it, and the batch accepts reported renditions only under it, so that a
+/// pipeline result can never point a listing's downloads (or a cleanup) at another listing's
+/// or another attempt's objects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenditionPrefix(String);
+
+impl RenditionPrefix {
+    pub fn new(listing: ListingId, asset_type: AssetType, batch: BatchId, attempt: u32) -> Self {
+        let (segment, _) = asset_type.key_segments();
+        Self(format!("{listing}/processed/{segment}/{batch}/{attempt}/"))
+    }
+
+    /// `{prefix}{size}/{seq:02}-{clientRef}.{extension}`. `size` and `extension` come from the
+    /// image options, not from clients, but go through [`SafeName`] as well, so that no
+    /// configuration can produce a key outside the layout.
+    pub fn key(
+        &self,
+        size: &str,
+        sequence: Sequence,
+        client: &ClientId,
+        extension: &str,
+    ) -> ObjectKey {
+        ObjectKey(format!(
+            "{}{}/{:02}-{}.{}",
+            self.0,
+            SafeName::from_untrusted(size).as_str(),
+            sequence.get(),
+            SafeName::from_untrusted(client.as_str()).as_str(),
+            SafeName::from_untrusted(extension).as_str(),
+        ))
+    }
+
+    /// Whether `key` lies strictly below this prefix. [`ObjectKey::parse`] already refused
+    /// dot segments, so a key that starts with the prefix cannot climb out of it.
+    pub fn contains(&self, key: &ObjectKey) -> bool {
+        key.as_str().len() > self.0.len() && key.as_str().starts_with(&self.0)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A rendition's name, as a pipeline reports it (`thumbnail`, `large`, `web`, `original`):
+/// 1 to 32 ASCII letters, digits, `_` or `-`, since it names a key segment and a JSON field
+/// that clients read.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RenditionName(String);
+
+impl RenditionName {
+    /// The pass-through of a video or document: the raw upload itself, under its own key.
+    pub const ORIGINAL: &'static str = "original";
+
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        let fits = (1..=32).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
+        if fits {
+            Ok(Self(raw.to_owned()))
+        } else {
+            refuse("must be 1 to 32 ASCII letters, digits, '_' or '-'")
+        }
+    }
+
+    pub fn is_original(&self) -> bool {
+        self.0 == Self::ORIGINAL
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A storage key. Built only from typed fields, so client text never shapes the path.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]

@@ -697,6 +697,112 @@ fn a_result_with_invalid_outputs_reports_every_field() {
 }
 
 #[test]
+fn renditions_outside_the_attempts_own_prefix_are_refused_whole() {
+    let other_batch = "0193a5b2-7c3d-7e4f-8a9b-ffffffffffff";
+    let with = |i: usize, name: &str, key: String| {
+        let mut out = output(i);
+        out.renditions.insert(name.into(), key);
+        out
+    };
+    let under = |attempt: u32| format!("123/processed/photo/{BATCH}/{attempt}/");
+    let cases = [
+        // another listing's photo
+        with(
+            1,
+            "large",
+            format!("456/processed/photo/{BATCH}/1/large/01-photo-1.jpg"),
+        ),
+        // another batch of the same listing
+        with(
+            1,
+            "large",
+            format!("123/processed/photo/{other_batch}/1/large/01-x.jpg"),
+        ),
+        // another attempt of this batch (what a retry must not overwrite)
+        with(1, "large", rendition_key(1, 2, "large")),
+        // another segment of this attempt
+        with(
+            1,
+            "large",
+            format!("123/processed/video/{BATCH}/1/large/01-photo-1.jpg"),
+        ),
+        // a raw object, even this batch's own
+        with(1, "large", raw_key(2)),
+        // the prefix itself
+        with(1, "large", under(1).trim_end_matches('/').to_owned()),
+        // `original` is the asset's own raw key and nothing else
+        with(1, "original", raw_key(2)),
+    ];
+    for (n, out) in cases.into_iter().enumerate() {
+        let name = if n == 6 { "original" } else { "large" };
+        let message = if n == 6 {
+            "must be this asset's raw key".to_owned()
+        } else {
+            format!("must lie under this attempt's {}", under(1))
+        };
+        given(in_processing())
+            .when(record(ResultStatus::Succeeded, vec![out, output(2)]))
+            .then_expect_error(MediaBatchError::ForeignRendition(vec![field(
+                &format!("outputs[0].renditions.{name}"),
+                &message,
+            )]));
+    }
+}
+
+#[test]
+fn original_is_accepted_as_the_assets_own_raw_key() {
+    let mut out = output(1);
+    out.renditions = BTreeMap::from([("original".into(), raw_key(1))]);
+    given(in_processing())
+        .when(record(ResultStatus::Running, vec![out]))
+        .then_expect_events(vec![asset_processed(
+            1,
+            1,
+            AssetOutcome::Succeeded {
+                renditions: BTreeMap::from([("original".into(), key(&raw_key(1)))]),
+                width: Some(1920),
+                height: Some(1080),
+                duration_millis: None,
+            },
+            t(30),
+        )]);
+}
+
+#[test]
+fn rendition_names_and_pipeline_texts_are_bounded() {
+    let mut out = output(1);
+    out.renditions
+        .insert("a b".into(), rendition_key(1, 1, "ab"));
+    out.renditions
+        .insert("x".repeat(40), rendition_key(1, 1, "x"));
+    let names = "must be 1 to 32 ASCII letters, digits, '_' or '-'";
+    given(in_processing())
+        .when(record(ResultStatus::Succeeded, vec![out]))
+        .then_expect_error(MediaBatchError::Invalid(vec![
+            field("outputs[0].renditions.a b", names),
+            field(&format!("outputs[0].renditions.{}", "x".repeat(32)), names),
+        ]));
+
+    let long = "é".repeat(2000);
+    let failure = C::RecordResult(RecordResult {
+        failure_reason: Some(long.clone()),
+        ..result(
+            ResultStatus::Failed,
+            vec![output_error(1, &"C".repeat(99), &long)],
+        )
+    });
+    let clipped: String = long.chars().take(500).collect();
+    given(in_processing())
+        .when(failure)
+        .then_expect_events(vec![
+            asset_failed(1, 1, &"C".repeat(64), &clipped, t(30)),
+            asset_failed(2, 1, "PIPELINE_FAILED", &clipped, t(30)),
+            asset_failed(3, 1, "PIPELINE_FAILED", &clipped, t(30)),
+            failed(Some(job(1)), 1, "PIPELINE_FAILED", &clipped, t(30)),
+        ]);
+}
+
+#[test]
 fn a_succeeded_job_fails_the_assets_it_did_not_report() {
     let no_output = "the pipeline reported no output for this asset";
     given(in_processing())

@@ -396,42 +396,9 @@ pub struct CleanupCandidate {
 
 // ---- POST /callback ----
 
-/// A processing result (API.md §6), shared by the callback and the results queue.
-#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[schema(example = json!({"jobId": "0193a5b3-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
-    "batchId": "0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b", "attempt": 1, "status": "SUCCEEDED",
-    "outputs": [{"clientId": "photo-1",
-        "rawKey": "123/raw/photo/horizontal/0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b/01-photo-1-IMG_2907.jpg",
-        "renditions": {"thumbnail": "123/thumbnail/0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b/01-photo-1.jpg",
-            "large": "123/large/0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b/01-photo-1.jpg"},
-        "width": 4032, "height": 3024}]}))]
-pub struct CallbackBody {
-    pub job_id: String,
-    pub batch_id: String,
-    #[schema(minimum = 1)]
-    pub attempt: u32,
-    /// `RUNNING`, `SUCCEEDED` or `FAILED`.
-    pub status: String,
-    #[serde(default)]
-    pub outputs: Vec<CallbackOutput>,
-    pub failure_reason: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CallbackOutput {
-    pub client_id: String,
-    pub raw_key: Option<String>,
-    /// Object keys by size: `thumbnail`, `small`, `medium`, `large`.
-    #[serde(default)]
-    pub renditions: BTreeMap<String, String>,
-    pub width: Option<u32>,
-    pub height: Option<u32>,
-    pub duration_millis: Option<u64>,
-    pub error_code: Option<String>,
-    pub error_message: Option<String>,
-}
+/// The result body is the pipeline contract's (API.md §6), shared by the callback, the results
+/// queue and the built-in worker.
+pub use toq_contract::result::{CallbackBody, CallbackOutput};
 
 /// The result was recorded, or was a duplicate or for an older attempt and changed nothing.
 #[derive(Debug, Serialize, ToSchema)]

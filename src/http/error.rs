@@ -67,7 +67,9 @@ impl ApiError {
     fn details(&self) -> Value {
         match self {
             Self::Validation(errors) => json!({ "errors": errors }),
-            Self::Batch(MediaBatchError::Invalid(errors)) => json!({ "errors": errors }),
+            Self::Batch(
+                MediaBatchError::Invalid(errors) | MediaBatchError::ForeignRendition(errors),
+            ) => json!({ "errors": errors }),
             Self::Batch(MediaBatchError::UploadMismatch(files)) => json!({ "files": files }),
             Self::OpenBatchExists { batch_id } => json!({ "batchId": batch_id }),
             _ => json!({}),
@@ -79,7 +81,8 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::InvalidJson(_) => StatusCode::BAD_REQUEST,
-            Self::Validation(_) | Self::Batch(MediaBatchError::Invalid(_)) => {
+            Self::Validation(_)
+            | Self::Batch(MediaBatchError::Invalid(_) | MediaBatchError::ForeignRendition(_)) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

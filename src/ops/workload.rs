@@ -300,10 +300,14 @@ impl<'e> Workload<'e> {
                     AssetOutput {
                         renditions: BTreeMap::from([(
                             "large".to_owned(),
-                            format!(
-                                "{}/processed/photo/{}/{attempt}/large/{client}.jpg",
-                                batch.listing_id, batch.id
-                            ),
+                            RenditionPrefix::new(
+                                batch.listing_id,
+                                a.file.file.asset_type,
+                                batch.id,
+                                attempt,
+                            )
+                            .key("large", a.file.file.sequence, &a.file.file.client_id, "jpg")
+                            .to_string(),
                         )]),
                         width: Some(1920),
                         height: Some(1280),

@@ -15,6 +15,7 @@ use super::sqs::Outgoing;
 use super::{Message, SqsQueue};
 use crate::engine::{Actor, Engine};
 use crate::http::dto::CallbackBody;
+use crate::telemetry::ResultRefusal;
 use crate::worker::report::{self, ReportError, Reported};
 
 pub struct Results {
@@ -68,9 +69,8 @@ impl Results {
                     tracing::warn!(message_id = %message.id, error = %e, "deleting an applied result failed; its redelivery will change nothing");
                 }
             }
-            Err(Failure::Unusable(why)) => {
-                metrics::counter!("media_processing_callback_errors_total", "reason" => "unusable")
-                    .increment(1);
+            Err(Failure::Unusable(refusal, why)) => {
+                refusal.count();
                 tracing::error!(
                     message_id = %message.id, receive_count = message.receive_count, error = %why,
                     "unusable result message; moving it aside"
@@ -85,8 +85,9 @@ impl Results {
     }
 
     async fn apply(&self, message: &Message) -> Result<Reported, Failure> {
-        let body: CallbackBody = serde_json::from_str(&message.payload)
-            .map_err(|e| Failure::Unusable(format!("not a result body: {e}")))?;
+        let body: CallbackBody = serde_json::from_str(&message.payload).map_err(|e| {
+            Failure::Unusable(ResultRefusal::Unusable, format!("not a result body: {e}"))
+        })?;
         let actor = Actor {
             traceparent: message.attributes.get("Traceparent").cloned(),
             ..Actor::system("pipeline")
@@ -94,7 +95,7 @@ impl Results {
         report::apply(&self.engine, body, &actor)
             .await
             .map_err(|e| match e {
-                ReportError::Refused(why) => Failure::Unusable(why),
+                ReportError::Refused { refusal, why } => Failure::Unusable(refusal, why),
                 other => Failure::Retry(other),
             })
     }
@@ -127,6 +128,7 @@ impl Results {
 }
 
 enum Failure {
-    Unusable(String),
+    /// Never applicable; counted under its kind and moved aside.
+    Unusable(ResultRefusal, String),
     Retry(ReportError),
 }

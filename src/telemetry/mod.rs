@@ -5,13 +5,16 @@
 //!
 //! - `http`: request duration by route pattern, and a log line per request.
 //! - `batches`: the batch counters of DESIGN.md, from committed events.
+//! - `counters`: every counter registered at 0 from start-up.
 //! - `gauges`: a loop sampling outbox and queue depths.
 
 pub mod batches;
+pub mod counters;
 pub mod gauges;
 pub mod http;
 
 pub use batches::BatchMetrics;
+pub use counters::ResultRefusal;
 pub use http::observe_http;
 
 use std::sync::OnceLock;
@@ -60,6 +63,7 @@ pub fn init_metrics() -> PrometheusHandle {
                     }
                 })
                 .expect("a thread starts");
+            counters::register();
             handle
         })
         .clone()

@@ -5,26 +5,18 @@
 //! deterministic per attempt, so a redelivered job overwrites its own renditions instead of
 //! leaving orphans, while a retry (a new attempt) never touches the renditions still served.
 
-use aggregates::{ObjectKey, SafeName};
+use aggregates::{ObjectKey, RenditionPrefix};
 
 use super::job::{Job, JobAsset};
 
-/// `size` and `extension` come from the image options, not from clients, but go through
-/// [`SafeName`] as well, so that no configuration can produce a key outside the layout.
+/// The key of rendition `size` of `asset`, under the prefix the batch accepts results in.
 pub fn rendition(job: &Job, asset: &JobAsset, size: &str, extension: &str) -> ObjectKey {
-    let (segment, _) = asset.asset_type.key_segments();
-    let key = format!(
-        "{}/processed/{segment}/{}/{}/{}/{:02}-{}.{}",
-        job.listing_id,
-        job.batch_id,
-        job.attempt,
-        SafeName::from_untrusted(size).as_str(),
-        asset.sequence.get(),
-        SafeName::from_untrusted(asset.client_id.as_str()).as_str(),
-        SafeName::from_untrusted(extension).as_str(),
-    );
-    // Every segment above is non-empty and free of `/`, `.`-only names and control characters.
-    ObjectKey::parse(&key).expect("a key built from typed fields is valid")
+    RenditionPrefix::new(job.listing_id, asset.asset_type, job.batch_id, job.attempt).key(
+        size,
+        asset.sequence,
+        &asset.client_id,
+        extension,
+    )
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! onto the results queue, with SQS), so that `toq-media serve` alone takes a batch to READY
 //! (DESIGN.md "Processing").
 //!
-//! - `job`: the job message, parsed into typed fields.
+//! - `job`: the job message, parsed into typed fields (the `toq-contract` crate).
 //! - `keys`: where renditions are written.
 //! - `image`: decoding and resizing one photo.
 //! - `asset`: one asset read, verified, rendered or passed through, as an output.
@@ -20,10 +20,9 @@
 pub mod asset;
 pub mod heartbeat;
 pub mod image;
-pub mod job;
 pub mod keys;
 pub mod report;
 pub mod runner;
 
-pub use job::Job;
 pub use runner::{Handled, Outcome, Queues, Settings, Worker};
+pub use toq_contract::job::{self, Job};

@@ -1,5 +1,5 @@
 //! Reports results, onto the results queue or straight through the intake of the pipeline's
-//! signed callback (`CallbackBody::into_command`), so that the built-in worker and an external
+//! signed callback (`CallbackBody::into_command` of `toq-contract`), so that the built-in worker and an external
 //! pipeline are held to one set of rules: stale attempts and duplicates change nothing, bad
 //! outputs are refused.
 
@@ -13,6 +13,7 @@ use crate::engine::{Actor, CommandError, Engine};
 use crate::http::dto::{CallbackBody, CallbackOutput};
 use crate::queue::SqsQueue;
 use crate::queue::sqs::{Outgoing, SqsError};
+use crate::telemetry::ResultRefusal;
 
 /// `RUNNING`, `SUCCEEDED` or `FAILED`, as API.md §6 spells them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,9 +43,10 @@ pub enum Reported {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    /// The worker produced something the intake refuses: a bug, not a passing condition.
-    #[error("the result was refused: {0}")]
-    Refused(String),
+    /// The result is one the intake refuses (from the built-in worker: a bug, not a passing
+    /// condition); `refusal` says of which kind, for the callback errors counter.
+    #[error("the result was refused: {why}")]
+    Refused { refusal: ResultRefusal, why: String },
     /// The event store failed or stayed contended; worth trying again later.
     #[error(transparent)]
     Command(CommandError),
@@ -105,15 +107,29 @@ pub async fn apply(
     actor: &Actor,
 ) -> Result<Reported, ReportError> {
     let batch_hint = body.batch_id.clone();
-    let (batch_id, command) = body
-        .into_command()
-        .map_err(|e| ReportError::Refused(e.to_string()))?;
+    let (batch_id, command) =
+        body.into_command(chrono::Utc::now())
+            .map_err(|errors| ReportError::Refused {
+                refusal: ResultRefusal::Malformed,
+                why: errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.field, e.message))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            })?;
     match engine.batch(batch_id, command, actor).await {
         Ok(()) => {}
         Err(CommandError::Batch(MediaBatchError::UnknownJob | MediaBatchError::NotFound)) => {
             return Ok(Reported::UnknownJob);
         }
-        Err(CommandError::Batch(e)) => return Err(ReportError::Refused(format!("{e} ({e:?})"))),
+        Err(CommandError::Batch(e)) => {
+            let refusal = match e {
+                MediaBatchError::ForeignRendition(_) => ResultRefusal::ForeignKey,
+                _ => ResultRefusal::Malformed,
+            };
+            let why = format!("{e} ({e:?})");
+            return Err(ReportError::Refused { refusal, why });
+        }
         Err(e) => return Err(ReportError::Command(e)),
     }
     // Read your writes, as the callback does: a READY batch's listing moves now. The relay

@@ -261,9 +261,10 @@ impl Aws {
 }
 
 /// The app's `/metrics` names `metric`.
-async fn assert_counted(app: &TestApp, metric: &str) {
-    let text = app.metrics().await;
-    assert!(text.contains(metric), "{metric} counted:\n{text}");
+/// `series` (every counter exists at 0 from the start) has been counted at least once.
+async fn assert_counted(app: &TestApp, series: &str) {
+    let value = app.metric(series).await;
+    assert!(value >= 1.0, "{series} is {value}");
 }
 
 async fn wait_status(app: &TestApp, token: &str, batch: &Batch, want: &str, within: Duration) {
@@ -492,6 +493,11 @@ async fn unusable_results_are_moved_aside_and_the_consumer_goes_on() {
     let mut stale = batch.result(&job_id, 1, "SUCCEEDED");
     stale["batchId"] = json!(uuid::Uuid::now_v7().to_string());
     aws.send(&aws.results, &stale.to_string()).await;
+    // Renditions under another listing's prefix: refused whole, moved aside, nothing recorded.
+    let mut foreign = batch.result(&job_id, 1, "SUCCEEDED");
+    foreign["outputs"][0]["renditions"]["large"] =
+        json!(format!("999/processed/photo/{}/1/large/x.jpg", batch.id));
+    aws.send(&aws.results, &foreign.to_string()).await;
     aws.send(
         &aws.results,
         &batch.result(&job_id, 1, "SUCCEEDED").to_string(),
@@ -502,13 +508,26 @@ async fn unusable_results_are_moved_aside_and_the_consumer_goes_on() {
     aws.wait_depth(&aws.results, 0, Duration::from_secs(30))
         .await;
     let aside = aws.drain(&aws.results_dlq).await;
-    assert_eq!(aside.len(), 2, "{aside:?}");
+    assert_eq!(aside.len(), 3, "{aside:?}");
     assert!(
         aside
             .iter()
             .any(|(body, a)| body == "not json at all" && a.contains_key("Error"))
     );
-    assert_counted(&app, "media_processing_callback_errors_total").await;
+    assert!(aside.iter().any(|(body, a)| {
+        body.contains("999/processed")
+            && a.get("Error")
+                .is_some_and(|e| e.contains("outside this batch"))
+    }));
+    let status = app.status_of(&token, &batch).await;
+    for asset in status.body["assets"].as_array().unwrap() {
+        let large = asset["renditions"]["large"].as_str().unwrap_or_default();
+        assert!(!large.starts_with("999/"), "{}", status.body);
+    }
+    for reason in ["unusable", "malformed", "foreign_key"] {
+        let series = format!("media_processing_callback_errors_total{{reason=\"{reason}\"}}");
+        assert_counted(&app, &series).await;
+    }
 }
 
 #[tokio::test]

@@ -173,3 +173,141 @@ async fn a_result_for_an_unknown_batch_is_404_batch_not_found() {
     app.refused(signed(&raw, &secret, 0), 404, "BATCH_NOT_FOUND")
         .await;
 }
+
+/// This process's CPU time (user + system) from `/proc/self/stat`, in clock ticks of 10 ms.
+fn cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// The callback is open to anyone, so what it costs must not grow with what a stranger sends:
+/// 30,000 empty `v1=` candidates over a 1 MiB body once cost 17 s of CPU (an HMAC each), and
+/// eight of them stalled every worker. Now they are refused by their shape, unhashed.
+#[tokio::test]
+async fn thirty_thousand_candidates_on_a_mebibyte_cost_no_cpu_and_stall_nothing() {
+    let app = spawn_app().await;
+    let body = vec![b' '; 1 << 20];
+    let header = format!("v1={}", ",v1=".repeat(30_000));
+    let flood = || async {
+        let req = callback_req(
+            &body,
+            Some(chrono::Utc::now().timestamp().to_string()),
+            Some(header.clone()),
+        );
+        let res = app.call(req).await;
+        assert_eq!(res.status, 401, "{}", res.body);
+        assert_eq!(res.body["error"], "UNAUTHORIZED");
+    };
+    flood().await; // warm: connections, buffers
+    let before = cpu_ticks();
+    const REQUESTS: u64 = 8;
+    let in_flight = futures_util::future::join_all((0..REQUESTS).map(|_| flood()));
+    let health = async {
+        let mut slowest = std::time::Duration::ZERO;
+        for _ in 0..5 {
+            let started = std::time::Instant::now();
+            assert_eq!(app.get("/healthz", None).await.status, 200);
+            slowest = slowest.max(started.elapsed());
+        }
+        slowest
+    };
+    let ((), slowest_health) = tokio::join!(async { drop(in_flight.await) }, health);
+    let spent_ms = (cpu_ticks() - before) * 10;
+    // Client and server share this process: the 8 MiB sent are counted too, and still the
+    // whole is far under 50 ms a request (it was 17 s a request).
+    assert!(
+        spent_ms < REQUESTS * 50,
+        "{REQUESTS} refused callbacks cost {spent_ms} ms of CPU"
+    );
+    assert!(
+        slowest_health < std::time::Duration::from_millis(100),
+        "/healthz took {slowest_health:?} while they were in flight"
+    );
+}
+
+/// A result naming renditions under another listing's prefix, another batch's of the same
+/// listing, or another attempt's, is refused whole: nothing recorded, downloads unchanged, and
+/// the refusal counted as `foreign_key`.
+#[tokio::test]
+async fn renditions_under_other_listings_or_batches_are_refused_and_counted() {
+    let (app, batch, job, token) = received().await;
+    // Listing 124's batch is READY with renditions of its own: the keys an attacker would aim at.
+    assert_eq!(
+        app.register_listing(124, "PENDING_PHOTO_PROCESSING", false)
+            .await
+            .status,
+        200
+    );
+    let (victim, victim_job) = app.received_batch(&token, 124).await;
+    assert_eq!(
+        app.callback(&victim.result(&victim_job, 1, "SUCCEEDED"))
+            .await
+            .status,
+        200
+    );
+    // What each listing's downloads point at: the signed URLs without their signatures.
+    let downloads = |listing: u64| {
+        let body = json!({"listingIdentityId": listing, "resolution": "large"});
+        let app = &app;
+        let token = token.clone();
+        async move {
+            let res = app.post(DOWNLOADS, Some(&token), &body).await;
+            let urls: Vec<String> = res.body["downloads"]
+                .as_array()
+                .map(|all| {
+                    all.iter()
+                        .map(|d| {
+                            d["url"]
+                                .as_str()
+                                .unwrap()
+                                .split('?')
+                                .next()
+                                .unwrap()
+                                .to_owned()
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            (res.status, urls)
+        }
+    };
+    let victims_before = downloads(124).await;
+    assert_eq!(victims_before.0, 200);
+    assert_eq!(victims_before.1.len(), victim.files.len());
+
+    let secret = app.secrets.callback.clone();
+    let (ticket, _) = &batch.files[0];
+    let other_batch = uuid::Uuid::now_v7();
+    let foreign = [
+        victim.rendition_key(&victim.files[0].0, 1, "large"),
+        format!("{LISTING}/processed/photo/{other_batch}/1/large/x.jpg"),
+        batch.rendition_key(ticket, 2, "large"),
+    ];
+    let counted = "media_processing_callback_errors_total{reason=\"foreign_key\"}";
+    for key in foreign {
+        let mut result = batch.result(&job, 1, "SUCCEEDED");
+        result["outputs"][0]["renditions"]["large"] = json!(key);
+        let raw = serde_json::to_vec(&result).unwrap();
+        let before = app.metric(counted).await;
+        let res = app
+            .refused(signed(&raw, &secret, 0), 422, "VALIDATION_FAILED")
+            .await;
+        assert_eq!(error_fields(&res), ["outputs[0].renditions.large"], "{key}");
+        assert_eq!(app.metric(counted).await, before + 1.0, "{key}");
+    }
+    let status = app.status_of(&token, &batch).await;
+    assert_eq!(status.body["status"], "RECEIVED", "{}", status.body);
+    assert_eq!(downloads(124).await, victims_before);
+    assert_eq!(
+        downloads(LISTING).await.0,
+        204,
+        "no READY batch on listing {LISTING}"
+    );
+}

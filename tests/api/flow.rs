@@ -78,7 +78,7 @@ async fn upload_verify_process_ready_download() {
             let client = f["clientId"].as_str().unwrap();
             let renditions: serde_json::Map<String, Value> = ["thumbnail", "small", "medium", "large"]
                 .iter()
-                .map(|size| (size.to_string(), Value::String(f["objectKey"].as_str().unwrap().to_owned())))
+                .map(|size| (size.to_string(), Value::String(format!("123/processed/photo/{batch_id}/1/{size}/{client}.jpg"))))
                 .collect();
             json!({"clientId": client, "rawKey": f["objectKey"], "renditions": renditions, "width": 640, "height": 427})
         })

@@ -207,6 +207,14 @@ impl TestApp {
         res.body.as_str().expect("Prometheus text").to_owned()
     }
 
+    /// The value of one series of `/metrics` (`name{labels}` as rendered), 0 when absent.
+    pub async fn metric(&self, series: &str) -> f64 {
+        let text = self.metrics().await;
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+            .map_or(0.0, |v| v.trim().parse().expect("a number"))
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar(self.store.dialect().sql(sql))
             .fetch_one(self.store.pool())
@@ -376,14 +384,33 @@ impl Batch {
     }
 
     /// A pipeline result for `job_id`: every file rendered (its raw key standing in for each size).
+    /// Where a pipeline puts rendition `size` of the file of `ticket` in `attempt`:
+    /// `{listing}/processed/{segment}/{batch}/{attempt}/{size}/…`, the segment read off the
+    /// raw key (`{listing}/raw/{segment}/…`).
+    pub fn rendition_key(&self, ticket: &Value, attempt: u32, size: &str) -> String {
+        let raw = ticket["objectKey"].as_str().expect("a ticket has its key");
+        let segment = raw.split('/').nth(2).expect("a raw key names its segment");
+        let client = ticket["clientId"]
+            .as_str()
+            .expect("a ticket has its client id");
+        format!(
+            "{}/processed/{segment}/{}/{attempt}/{size}/{client}.jpg",
+            self.listing, self.id
+        )
+    }
+
     pub fn result(&self, job_id: &str, attempt: u32, status: &str) -> Value {
         let outputs: Vec<Value> = self
             .files
             .iter()
             .map(|(t, _)| {
-                let key = &t["objectKey"];
-                json!({"clientId": t["clientId"], "rawKey": key, "width": 640, "height": 427,
-                       "renditions": {"thumbnail": key, "small": key, "medium": key, "large": key}})
+                let renditions: serde_json::Map<String, Value> =
+                    ["thumbnail", "small", "medium", "large"]
+                        .into_iter()
+                        .map(|size| (size.to_owned(), self.rendition_key(t, attempt, size).into()))
+                        .collect();
+                json!({"clientId": t["clientId"], "rawKey": t["objectKey"], "width": 640,
+                       "height": 427, "renditions": renditions})
             })
             .collect();
         json!({"jobId": job_id, "batchId": self.id, "attempt": attempt, "status": status,

@@ -20,6 +20,10 @@ pub struct UploadProblem {
 pub enum MediaBatchError {
     #[error("the request has {} invalid field(s)", .0.len())]
     Invalid(Vec<FieldError>),
+    /// A result names renditions outside the batch's own keys (another listing's, batch's or
+    /// attempt's objects): refused whole, as a validation failure with the fields named.
+    #[error("{} rendition(s) lie outside this batch's own keys", .0.len())]
+    ForeignRendition(Vec<FieldError>),
     #[error("the listing is {status}, not awaiting media")]
     ListingNotAwaitingMedia { status: String },
     #[error("the batch already exists")]
@@ -48,7 +52,7 @@ impl MediaBatchError {
     /// The machine code clients see in `error`.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Invalid(_) => "VALIDATION_FAILED",
+            Self::Invalid(_) | Self::ForeignRendition(_) => "VALIDATION_FAILED",
             Self::ListingNotAwaitingMedia { .. } => "LISTING_NOT_AWAITING_MEDIA",
             Self::AlreadyRequested => "BATCH_ALREADY_EXISTS",
             Self::NotFound => "BATCH_NOT_FOUND",

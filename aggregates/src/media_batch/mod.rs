@@ -12,13 +12,20 @@ use cqrs_es::Aggregate;
 use cqrs_es::event_sink::EventSink;
 
 use crate::manifest::{FieldError, Problems};
-use crate::values::{Checksum, ClientId, JobId, ObjectKey};
+use crate::values::{Checksum, ClientId, JobId, ObjectKey, RenditionName, RenditionPrefix};
 use commands::*;
 use errors::{MediaBatchError, UploadProblem};
 use events::*;
 pub use state::{AssetProgress, AssetState, Batch, BatchStatus, MediaBatch};
 
 const MAX_REASON: usize = 500;
+/// Per-asset error codes a pipeline reports are cut to this many characters.
+const MAX_CODE: usize = 64;
+
+/// The first `max` characters of text a pipeline or a person supplied.
+fn clip(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
+}
 
 impl Aggregate for MediaBatch {
     const TYPE: &'static str = "MediaBatch";
@@ -248,6 +255,9 @@ fn record(b: &Batch, c: RecordResult) -> Result<Vec<MediaBatchEvent>, MediaBatch
     }
 
     let mut problems = Problems::default();
+    // Keys outside the batch's own layout: refused apart, since they are an attack on other
+    // listings' objects rather than a malformed report.
+    let mut foreign: Vec<FieldError> = Vec::new();
     let mut outcomes: Vec<(ClientId, AssetOutcome)> = Vec::new();
     for (i, out) in c.outputs.iter().enumerate() {
         let at = format!("outputs[{i}]");
@@ -272,27 +282,22 @@ fn record(b: &Batch, c: RecordResult) -> Result<Vec<MediaBatchEvent>, MediaBatch
         }
         let outcome = if let Some(code) = out.error_code.as_deref().filter(|c| !c.is_empty()) {
             AssetOutcome::Failed {
-                error_code: code.chars().take(64).collect(),
-                error_message: out
-                    .error_message
-                    .clone()
-                    .unwrap_or_default()
-                    .chars()
-                    .take(500)
-                    .collect(),
+                error_code: clip(code, MAX_CODE),
+                error_message: clip(out.error_message.as_deref().unwrap_or_default(), MAX_REASON),
             }
         } else if out.renditions.is_empty() && c.status == ResultStatus::Running {
             continue; // still running
         } else {
-            let mut renditions = BTreeMap::new();
-            for (size, key) in &out.renditions {
-                let field = format!("{at}.renditions.{size}");
-                if size.is_empty() || size.len() > 32 {
-                    problems.add(field, "rendition names are 1 to 32 characters");
-                } else if let Some(key) = problems.take(field, ObjectKey::parse(key)) {
-                    renditions.insert(size.clone(), key);
-                }
-            }
+            let prefix =
+                RenditionPrefix::new(b.listing_id, asset.file.file.asset_type, b.id, c.attempt);
+            let renditions = own_renditions(
+                &out.renditions,
+                &prefix,
+                &asset.file.raw_key,
+                &at,
+                &mut problems,
+                &mut foreign,
+            );
             AssetOutcome::Succeeded {
                 renditions,
                 width: out.width,
@@ -305,6 +310,9 @@ fn record(b: &Batch, c: RecordResult) -> Result<Vec<MediaBatchEvent>, MediaBatch
     problems
         .into_result(|| ())
         .map_err(MediaBatchError::Invalid)?;
+    if !foreign.is_empty() {
+        return Err(MediaBatchError::ForeignRendition(foreign));
+    }
 
     let mut events = start(b, c.job_id, c.now);
     let mut after = MediaBatch {
@@ -335,12 +343,14 @@ fn record(b: &Batch, c: RecordResult) -> Result<Vec<MediaBatchEvent>, MediaBatch
         }
     }
 
+    // What the pipeline says of a failure is kept, but no longer than a person's reason.
+    let reason = c.failure_reason.as_deref().map(|r| clip(r, MAX_REASON));
     // A finished job leaves no asset waiting: what it did not report, it did not process.
     if c.status != ResultStatus::Running {
         let (code, message) = match c.status {
             ResultStatus::Failed => (
-                "PIPELINE_FAILED",
-                c.failure_reason
+                BatchFailure::PipelineFailed.as_str(),
+                reason
                     .clone()
                     .unwrap_or_else(|| "the pipeline reported a failure".into()),
             ),
@@ -362,7 +372,7 @@ fn record(b: &Batch, c: RecordResult) -> Result<Vec<MediaBatchEvent>, MediaBatch
                 client_id,
                 outcome: AssetOutcome::Failed {
                     error_code: code.into(),
-                    error_message: message.chars().take(500).collect(),
+                    error_message: message.clone(),
                 },
                 at: c.now,
             });
@@ -384,14 +394,13 @@ fn record(b: &Batch, c: RecordResult) -> Result<Vec<MediaBatchEvent>, MediaBatch
                 job_id: Some(c.job_id),
                 attempt: c.attempt,
                 code: if c.status == ResultStatus::Failed {
-                    "PIPELINE_FAILED"
+                    BatchFailure::PipelineFailed
                 } else {
-                    "ASSETS_FAILED"
+                    BatchFailure::AssetsFailed
                 }
+                .as_str()
                 .into(),
-                message: c
-                    .failure_reason
-                    .clone()
+                message: reason
                     .unwrap_or_else(|| format!("{failed} of {} assets failed", done.assets.len())),
                 at: c.now,
             })
@@ -399,6 +408,39 @@ fn record(b: &Batch, c: RecordResult) -> Result<Vec<MediaBatchEvent>, MediaBatch
         events.push(event);
     }
     Ok(events)
+}
+
+/// The renditions of one reported output, as keys the batch may serve: each under the
+/// attempt's own prefix, and `original` the asset's own raw key. Malformed names or keys go to
+/// `problems`; well-formed keys of anything else (another listing's, batch's or attempt's
+/// objects) to `foreign`.
+fn own_renditions(
+    reported: &BTreeMap<String, String>,
+    prefix: &RenditionPrefix,
+    raw_key: &ObjectKey,
+    at: &str,
+    problems: &mut Problems,
+    foreign: &mut Vec<FieldError>,
+) -> BTreeMap<String, ObjectKey> {
+    let mut renditions = BTreeMap::new();
+    for (name, key) in reported {
+        let field = format!("{at}.renditions.{}", clip(name, 32));
+        let Some(name) = problems.take(field.clone(), RenditionName::parse(name)) else {
+            continue;
+        };
+        let Some(key) = problems.take(field.clone(), ObjectKey::parse(key)) else {
+            continue;
+        };
+        if name.is_original() && key != *raw_key {
+            foreign.push(FieldError::new(field, "must be this asset's raw key"));
+        } else if !name.is_original() && !prefix.contains(&key) {
+            let rule = format!("must lie under this attempt's {}", prefix.as_str());
+            foreign.push(FieldError::new(field, rule));
+        } else {
+            renditions.insert(name.as_str().to_owned(), key);
+        }
+    }
+    renditions
 }
 
 fn retry(b: &Batch, c: Retry) -> Result<Vec<MediaBatchEvent>, MediaBatchError> {
@@ -461,7 +503,7 @@ fn expire(b: &Batch, c: ExpireUpload) -> Vec<MediaBatchEvent> {
     vec![MediaBatchEvent::Failed(Failed {
         job_id: None,
         attempt: 0,
-        code: "UPLOAD_EXPIRED".into(),
+        code: BatchFailure::UploadExpired.as_str().into(),
         message: format!(
             "uploads were not completed by {}",
             b.upload_expires_at + c.grace
@@ -486,7 +528,7 @@ fn time_out(b: &Batch, c: TimeOutJob) -> Vec<MediaBatchEvent> {
             job_id: c.next_job_id,
             attempt: b.attempt() + 1,
             scope: RetryScope::FailedOnly,
-            reason: "JOB_TIMEOUT".into(),
+            reason: BatchFailure::JobTimeout.as_str().into(),
             assets,
             automatic: true,
             at: c.now,
@@ -495,7 +537,7 @@ fn time_out(b: &Batch, c: TimeOutJob) -> Vec<MediaBatchEvent> {
     vec![MediaBatchEvent::Failed(Failed {
         job_id: b.current_job(),
         attempt: b.attempt(),
-        code: "JOB_TIMEOUT".into(),
+        code: BatchFailure::JobTimeout.as_str().into(),
         message: format!("no result within {} seconds", c.timeout.num_seconds()),
         at: c.now,
     })]

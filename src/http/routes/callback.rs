@@ -1,67 +1,15 @@
 //! `POST /callback`: processing results from a pipeline, signed with the callback secret.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use aggregates::{AssetOutput, BatchId, JobId, MediaBatchCommand, RecordResult, ResultStatus};
+use aggregates::MediaBatchError;
 use chrono::Utc;
 
 use crate::auth::signature;
+use crate::engine::CommandError;
 use crate::http::dto::{CallbackAccepted, CallbackBody, ErrorBody};
 use crate::http::error::ApiError;
 use crate::http::{AppState, request};
-
-impl CallbackBody {
-    /// The command this result asks for, or the broken fields.
-    pub fn into_command(self) -> Result<(BatchId, MediaBatchCommand), ApiError> {
-        let mut errors = Vec::new();
-        let batch_id = BatchId::parse(&self.batch_id)
-            .map_err(|e| errors.push(aggregates::FieldError::new("batchId", e.to_string())));
-        let job_id = JobId::parse(&self.job_id)
-            .map_err(|e| errors.push(aggregates::FieldError::new("jobId", e.to_string())));
-        let status = match self.status.as_str() {
-            "RUNNING" => Some(ResultStatus::Running),
-            "SUCCEEDED" => Some(ResultStatus::Succeeded),
-            "FAILED" => Some(ResultStatus::Failed),
-            _ => {
-                errors.push(aggregates::FieldError::new(
-                    "status",
-                    "must be RUNNING, SUCCEEDED or FAILED",
-                ));
-                None
-            }
-        };
-        if self.attempt == 0 {
-            errors.push(aggregates::FieldError::new("attempt", "must be at least 1"));
-        }
-        let (Ok(batch_id), Ok(job_id), Some(status), true) =
-            (batch_id, job_id, status, errors.is_empty())
-        else {
-            return Err(ApiError::Validation(errors));
-        };
-        let outputs = self
-            .outputs
-            .into_iter()
-            .map(|o| AssetOutput {
-                client_id: o.client_id,
-                raw_key: o.raw_key,
-                renditions: o.renditions,
-                width: o.width,
-                height: o.height,
-                duration_millis: o.duration_millis,
-                error_code: o.error_code,
-                error_message: o.error_message,
-            })
-            .collect();
-        let command = MediaBatchCommand::RecordResult(RecordResult {
-            job_id,
-            attempt: self.attempt,
-            status,
-            outputs,
-            failure_reason: self.failure_reason,
-            now: Utc::now(),
-        });
-        Ok((batch_id, command))
-    }
-}
+use crate::telemetry::ResultRefusal;
 
 /// Processing results from the pipeline
 ///
@@ -105,26 +53,29 @@ pub async fn callback(
         Utc::now().timestamp(),
     )
     .map_err(|e| {
-        callback_error("signature");
+        ResultRefusal::Signature.count();
         ApiError::Unauthorized(e.to_string())
     })?;
     let body: CallbackBody = serde_json::from_slice(&raw).map_err(|e| {
-        callback_error("malformed");
+        ResultRefusal::Malformed.count();
         ApiError::InvalidJson(e.to_string())
     })?;
-    let (batch_id, command) = body
-        .into_command()
-        .inspect_err(|_| callback_error("malformed"))?;
+    let (batch_id, command) = body.into_command(Utc::now()).map_err(|errors| {
+        ResultRefusal::Malformed.count();
+        ApiError::Validation(errors)
+    })?;
     state
         .engine
         .batch(batch_id, command, &request::actor(&req, None, "pipeline"))
-        .await?;
+        .await
+        .inspect_err(|e| match e {
+            CommandError::Batch(MediaBatchError::ForeignRendition(_)) => {
+                ResultRefusal::ForeignKey.count();
+            }
+            CommandError::Batch(MediaBatchError::Invalid(_)) => ResultRefusal::Malformed.count(),
+            _ => {}
+        })?;
     // Read your writes: a READY batch's listing moves before we answer (the relay also would).
     state.engine.settle_ready_batches().await?;
     Ok(HttpResponse::Ok().json(CallbackAccepted { status: "accepted" }))
-}
-
-/// `media_processing_callback_errors_total{reason}`: what the pipeline gets wrong, by kind.
-fn callback_error(reason: &'static str) {
-    metrics::counter!("media_processing_callback_errors_total", "reason" => reason).increment(1);
 }

@@ -1,0 +1,151 @@
+//! The result message of API.md §6, whichever way it arrives (signed callback, results queue,
+//! built-in worker), and the `RecordResult` command it asks for.
+
+use std::collections::BTreeMap;
+
+use aggregates::{
+    AssetOutput, BatchId, FieldError, JobId, MediaBatchCommand, RecordResult, ResultStatus,
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A processing result as the pipeline sends it: ids and status as text, checked by
+/// [`CallbackBody::into_command`], so that every broken field is named in one answer.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", schema(example = json!({
+    "jobId": "0193a5b3-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+    "batchId": "0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b", "attempt": 1, "status": "SUCCEEDED",
+    "outputs": [{"clientId": "photo-1",
+        "rawKey": "123/raw/photo/horizontal/0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b/01-photo-1-IMG_2907.jpg",
+        "renditions": {
+            "thumbnail": "123/processed/photo/0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b/1/thumbnail/01-photo-1.jpg",
+            "large": "123/processed/photo/0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b/1/large/01-photo-1.jpg"},
+        "width": 4032, "height": 3024}]})))]
+pub struct CallbackBody {
+    pub job_id: String,
+    pub batch_id: String,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
+    pub attempt: u32,
+    /// `RUNNING`, `SUCCEEDED` or `FAILED`.
+    pub status: String,
+    #[serde(default)]
+    pub outputs: Vec<CallbackOutput>,
+    pub failure_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct CallbackOutput {
+    pub client_id: String,
+    pub raw_key: Option<String>,
+    /// Object keys by rendition name (`thumbnail`, `small`, `medium`, `large`, or `original`
+    /// for the asset's own raw key), each under
+    /// `{listing}/processed/{segment}/{batchId}/{attempt}/`.
+    #[serde(default)]
+    pub renditions: BTreeMap<String, String>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub duration_millis: Option<u64>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+}
+
+impl CallbackBody {
+    /// The command this result asks for at `now`, or every broken field. The outputs are
+    /// checked by the batch itself, which knows its assets and keys.
+    pub fn into_command(
+        self,
+        now: DateTime<Utc>,
+    ) -> Result<(BatchId, MediaBatchCommand), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let batch_id = BatchId::parse(&self.batch_id)
+            .map_err(|e| errors.push(FieldError::new("batchId", e.to_string())));
+        let job_id = JobId::parse(&self.job_id)
+            .map_err(|e| errors.push(FieldError::new("jobId", e.to_string())));
+        let status = match self.status.as_str() {
+            "RUNNING" => Some(ResultStatus::Running),
+            "SUCCEEDED" => Some(ResultStatus::Succeeded),
+            "FAILED" => Some(ResultStatus::Failed),
+            _ => {
+                errors.push(FieldError::new(
+                    "status",
+                    "must be RUNNING, SUCCEEDED or FAILED",
+                ));
+                None
+            }
+        };
+        if self.attempt == 0 {
+            errors.push(FieldError::new("attempt", "must be at least 1"));
+        }
+        let (Ok(batch_id), Ok(job_id), Some(status), true) =
+            (batch_id, job_id, status, errors.is_empty())
+        else {
+            return Err(errors);
+        };
+        let outputs = self
+            .outputs
+            .into_iter()
+            .map(|o| AssetOutput {
+                client_id: o.client_id,
+                raw_key: o.raw_key,
+                renditions: o.renditions,
+                width: o.width,
+                height: o.height,
+                duration_millis: o.duration_millis,
+                error_code: o.error_code,
+                error_message: o.error_message,
+            })
+            .collect();
+        let command = MediaBatchCommand::RecordResult(RecordResult {
+            job_id,
+            attempt: self.attempt,
+            status,
+            outputs,
+            failure_reason: self.failure_reason,
+            now,
+        });
+        Ok((batch_id, command))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(job: &str, batch: &str, attempt: u32, status: &str) -> CallbackBody {
+        CallbackBody {
+            job_id: job.into(),
+            batch_id: batch.into(),
+            attempt,
+            status: status.into(),
+            outputs: vec![],
+            failure_reason: None,
+        }
+    }
+
+    #[test]
+    fn every_broken_field_is_named_at_once() {
+        let errors = body("x", "y", 0, "DONE")
+            .into_command(Utc::now())
+            .unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["batchId", "jobId", "status", "attempt"]);
+    }
+
+    #[test]
+    fn a_well_formed_result_becomes_its_command() {
+        let job = "0193a5b3-1a2b-7c3d-8e4f-5a6b7c8d9e0f";
+        let batch = "0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b";
+        let now = Utc::now();
+        let (id, command) = body(job, batch, 2, "FAILED").into_command(now).unwrap();
+        assert_eq!(id.to_string(), batch);
+        let MediaBatchCommand::RecordResult(r) = command else {
+            panic!("{command:?}")
+        };
+        assert_eq!((r.attempt, r.status, r.now), (2, ResultStatus::Failed, now));
+        assert_eq!(r.job_id.to_string(), job);
+    }
+}
