@@ -7,13 +7,33 @@ use aggregates::Limits;
 use anyhow::Context;
 use chrono::Duration;
 
-#[derive(Debug, Clone)]
+/// The service's secrets. Start-up refuses any that is missing or shorter than
+/// [`Secrets::MIN_BYTES`]; `Debug` shows none of them, so a log line cannot leak one.
+#[derive(Clone)]
 pub struct Secrets {
     pub jwt: Vec<u8>,
     pub internal_token: String,
     pub callback: Vec<u8>,
     /// Signs the local object store's URLs.
     pub storage: Vec<u8>,
+}
+
+impl Secrets {
+    /// An HMAC-SHA256 key of fewer bytes than its output is guessable sooner than it needs to be.
+    pub const MIN_BYTES: usize = 32;
+    /// Each secret: its environment variable and its entry in `secrets.json`.
+    const SOURCES: [(&'static str, &'static str); 4] = [
+        ("JWT_SECRET", "jwt"),
+        ("INTERNAL_TOKEN", "internal_token"),
+        ("CALLBACK_SECRET", "callback"),
+        ("STORAGE_SECRET", "storage"),
+    ];
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secrets { .. }")
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -28,6 +48,11 @@ pub struct Config {
     pub max_attempts: u32,
     pub job_timeout: Duration,
     pub upload_grace: Duration,
+    /// The longest a JWT may live, from its `iat` (`TOQ_MEDIA_JWT_MAX_LIFETIME_SECONDS`).
+    pub jwt_max_lifetime: Duration,
+    /// Where `/metrics` is served: with the API when unset, else only on this address
+    /// (`TOQ_MEDIA_METRICS_BIND`), for deployments that must not expose it publicly.
+    pub metrics_bind: Option<String>,
     /// Owners may upload project media (PROJECT_DOC / PROJECT_RENDER) on listings that allow it.
     pub owner_project_media: bool,
     /// Whether `serve` runs the built-in worker (`TOQ_MEDIA_WORKER`).
@@ -228,6 +253,13 @@ impl Config {
             max_attempts: number("MAX_ATTEMPTS", 5)?,
             job_timeout: seconds("JOB_TIMEOUT_SECONDS", 1800)?,
             upload_grace: seconds("UPLOAD_GRACE_SECONDS", 86_400)?,
+            jwt_max_lifetime: match seconds("JWT_MAX_LIFETIME_SECONDS", 86_400)? {
+                d if d <= Duration::zero() => {
+                    anyhow::bail!("TOQ_MEDIA_JWT_MAX_LIFETIME_SECONDS must be at least 1")
+                }
+                d => d,
+            },
+            metrics_bind: var("METRICS_BIND"),
             owner_project_media: var("OWNER_PROJECT_MEDIA").is_none_or(|v| v != "false"),
             worker: WorkerMode::from_env()?,
             worker_concurrency: match number("WORKER_CONCURRENCY", default_concurrency())? {
@@ -257,24 +289,33 @@ impl Config {
     }
 
     /// Secrets from the environment, or generated once into `<data dir>/secrets.json` (0600).
+    /// A secret that is in neither, or is shorter than [`Secrets::MIN_BYTES`], stops the
+    /// start with an error naming its variable: the service never runs on an empty key.
     pub fn secrets(&self) -> anyhow::Result<Secrets> {
         let path = self.data_dir.join("secrets.json");
-        let mut stored = load_or_create(&path)?;
-        let take =
-            |name: &str, key: &str, stored: &mut serde_json::Map<String, serde_json::Value>| {
-                var(name).unwrap_or_else(|| {
-                    stored
-                        .get(key)
-                        .and_then(|v| v.as_str())
-                        .map(str::to_owned)
-                        .unwrap_or_default()
-                })
-            };
+        let stored = load_or_create(&path)?;
+        let [jwt, internal_token, callback, storage] = Secrets::SOURCES.map(|(name, key)| {
+            let value = var(name).or_else(|| stored.get(key)?.as_str().map(str::to_owned));
+            match value {
+                None => anyhow::bail!(
+                    "TOQ_MEDIA_{name} is not set and {} has no {key:?} entry",
+                    path.display()
+                ),
+                Some(v) if v.len() < Secrets::MIN_BYTES => anyhow::bail!(
+                    "TOQ_MEDIA_{name} (or {key:?} in {}) is {} bytes; secrets must be at \
+                     least {} bytes (e.g. `openssl rand -hex 32`)",
+                    path.display(),
+                    v.len(),
+                    Secrets::MIN_BYTES
+                ),
+                Some(v) => Ok(v),
+            }
+        });
         Ok(Secrets {
-            jwt: take("JWT_SECRET", "jwt", &mut stored).into_bytes(),
-            internal_token: take("INTERNAL_TOKEN", "internal_token", &mut stored),
-            callback: take("CALLBACK_SECRET", "callback", &mut stored).into_bytes(),
-            storage: take("STORAGE_SECRET", "storage", &mut stored).into_bytes(),
+            jwt: jwt?.into_bytes(),
+            internal_token: internal_token?,
+            callback: callback?.into_bytes(),
+            storage: storage?.into_bytes(),
         })
     }
 }
@@ -291,7 +332,7 @@ fn load_or_create(path: &Path) -> anyhow::Result<serde_json::Map<String, serde_j
             .with_context(|| format!("{} is not valid JSON", path.display()));
     }
     let mut map = serde_json::Map::new();
-    for key in ["jwt", "internal_token", "callback", "storage"] {
+    for (_, key) in Secrets::SOURCES {
         map.insert(key.to_owned(), random_hex()?.into());
     }
     if let Some(dir) = path.parent() {
@@ -304,4 +345,28 @@ fn load_or_create(path: &Path) -> anyhow::Result<serde_json::Map<String, serde_j
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
     }
     Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_show_in_debug() {
+        let secrets = Secrets {
+            jwt: b"jwt-secret-jwt-secret-jwt-secret".to_vec(),
+            internal_token: "internal-internal-internal-token".into(),
+            callback: b"callback-callback-callback-callb".to_vec(),
+            storage: b"storage-storage-storage-storage-".to_vec(),
+        };
+        let shown = format!("{secrets:?} {secrets:#?}");
+        for part in [
+            "jwt-secret",
+            "internal-internal",
+            "callback-callback",
+            "storage-storage",
+        ] {
+            assert!(!shown.contains(part), "{shown}");
+        }
+    }
 }

@@ -169,6 +169,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             format!("unknown role {role:?}: photographer, owner, admin or auditor")
         })?;
         anyhow::ensure!(*user > 0, "--user must be a positive user id");
+        let max = config.jwt_max_lifetime.num_seconds();
+        anyhow::ensure!(
+            (1..=max / 3600).contains(hours),
+            "--hours must be 1 to {} (TOQ_MEDIA_JWT_MAX_LIFETIME_SECONDS is {max}): the server refuses longer-lived tokens",
+            max / 3600
+        );
         let exp = Utc::now().timestamp() + hours * 3600;
         println!(
             "{}",

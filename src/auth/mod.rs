@@ -43,8 +43,25 @@ pub struct Caller {
     pub role: Role,
 }
 
-/// Constant-time equality for shared secrets.
-pub fn same_secret(a: &[u8], b: &[u8]) -> bool {
+/// Equality for shared secrets whose timing tells nothing, not even the secret's length: both
+/// sides are hashed to 32 bytes first, and the digests compared in constant time.
+pub fn same_secret(given: &[u8], secret: &[u8]) -> bool {
+    use sha2::{Digest, Sha256};
     use subtle::ConstantTimeEq;
-    a.len() == b.len() && bool::from(a.ct_eq(b))
+    bool::from(Sha256::digest(given).ct_eq(&Sha256::digest(secret)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_secret;
+
+    #[test]
+    fn only_the_same_bytes_are_the_same_secret() {
+        let secret = b"0123456789abcdef0123456789abcdef";
+        assert!(same_secret(secret, secret));
+        assert!(!same_secret(&secret[..31], secret));
+        assert!(!same_secret(b"", secret));
+        assert!(!same_secret(b"0123456789abcdef0123456789abcdeF", secret));
+        assert!(!same_secret(&[secret.as_slice(), b"0"].concat(), secret));
+    }
 }

@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 
 use crate::auth::{Caller, jwt};
 use crate::engine::Actor;
+use crate::http::AppState;
 use crate::http::error::ApiError;
 
 /// Bodies over this size are refused with 413.
@@ -119,11 +120,16 @@ fn bearer(req: &HttpRequest) -> Option<&str> {
 }
 
 /// The authenticated person, or 401.
-pub fn caller(req: &HttpRequest, secret: &[u8]) -> Result<Caller, ApiError> {
+pub fn caller(req: &HttpRequest, state: &AppState) -> Result<Caller, ApiError> {
     let token =
         bearer(req).ok_or_else(|| ApiError::Unauthorized("a Bearer token is required".into()))?;
-    jwt::verify(token, secret, chrono::Utc::now().timestamp())
-        .map_err(|e| ApiError::Unauthorized(e.to_string()))
+    jwt::verify(
+        token,
+        &state.secrets.jwt,
+        chrono::Utc::now().timestamp(),
+        state.config.jwt_max_lifetime.num_seconds(),
+    )
+    .map_err(|e| ApiError::Unauthorized(e.to_string()))
 }
 
 /// Whether the request carries the platform's internal service token.

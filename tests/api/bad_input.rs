@@ -1862,10 +1862,14 @@ fn forged_tokens(w: &World) -> Vec<(&'static str, Option<Vec<u8>>)> {
             "signed with another secret",
             bearer(&forge_jwt(b"other", HS256, &claims)),
         ),
-        ("expired", bearer(&jwt::sign(admin, now - 10, secret))),
+        ("expired", bearer(&jwt::sign(admin, now - 600, secret))),
         (
-            "expiring this second",
-            bearer(&jwt::sign(admin, now, secret)),
+            "expired just past the leeway",
+            bearer(&jwt::sign(admin, now - 30, secret)),
+        ),
+        (
+            "living longer than the maximum",
+            bearer(&jwt::sign(admin, now + 365 * 86_400, secret)),
         ),
         ("alg none, no signature", bearer(&unsigned_none)),
         ("alg none, signed", headed(r#"{"alg":"none"}"#)),
@@ -1917,6 +1921,26 @@ fn forged_tokens(w: &World) -> Vec<(&'static str, Option<Vec<u8>>)> {
         (
             "sub u64::MAX + 1",
             claims_of(json!({"sub": U64_OVER, "role": "admin", "exp": exp})),
+        ),
+        (
+            "sub with a sign",
+            claims_of(json!({"sub": "+1", "role": "admin", "exp": exp})),
+        ),
+        (
+            "sub with a leading zero",
+            claims_of(json!({"sub": "01", "role": "admin", "exp": exp})),
+        ),
+        (
+            "not valid before an hour from now",
+            claims_of(json!({"sub": "1", "role": "admin", "exp": exp + 3600, "nbf": exp})),
+        ),
+        (
+            "issued an hour from now",
+            claims_of(json!({"sub": "1", "role": "admin", "exp": exp + 3600, "iat": exp})),
+        ),
+        (
+            "issued a year before it expires",
+            claims_of(json!({"sub": "1", "role": "admin", "exp": exp, "iat": exp - 365 * 86_400})),
         ),
         ("exp missing", claimed(r#"{"sub":"1","role":"admin"}"#)),
         (

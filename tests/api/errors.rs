@@ -112,7 +112,9 @@ async fn missing_garbage_expired_foreign_and_unsigned_tokens_are_401() {
         None,
         Some("garbage".to_owned()),
         Some("a.b.c".to_owned()),
-        Some(jwt::sign(me, now - 10, &app.secrets.jwt)),
+        // Expired past the 30 s leeway, and one that would live longer than the maximum.
+        Some(jwt::sign(me, now - 31, &app.secrets.jwt)),
+        Some(jwt::sign(me, now + 2 * 86_400, &app.secrets.jwt)),
         Some(jwt::sign(me, now + 3600, b"another-secret")),
         Some(alg_none),
     ];

@@ -49,7 +49,7 @@ pub async fn complete(
     state: web::Data<AppState>,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = request::caller(&req, &state.secrets.jwt)?;
+    let caller = request::caller(&req, &state)?;
     let body: CompleteRequest = request::json(body).await?;
     let mut fields = Fields::default();
     let listing_id = fields.listing_id(body.listing_identity_id);

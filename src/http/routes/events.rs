@@ -40,7 +40,7 @@ pub async fn events(
     path: web::Path<String>,
     query: web::Query<EventsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = request::caller(&req, &state.secrets.jwt)?;
+    let caller = request::caller(&req, &state)?;
     if !matches!(caller.role, Role::Admin | Role::Auditor) {
         return Err(ApiError::Forbidden(
             "only auditors and admins read event history",

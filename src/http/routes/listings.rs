@@ -139,7 +139,7 @@ pub async fn get(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     if !request::is_internal(&req, &state.secrets.internal_token) {
-        let caller = request::caller(&req, &state.secrets.jwt)?;
+        let caller = request::caller(&req, &state)?;
         if !matches!(caller.role, Role::Admin | Role::Auditor) {
             return Err(ApiError::Forbidden("the listing registry is internal"));
         }

@@ -39,7 +39,7 @@ pub async fn retry(
     state: web::Data<AppState>,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = request::caller(&req, &state.secrets.jwt)?;
+    let caller = request::caller(&req, &state)?;
     let body: RetryRequest = request::json(body).await?;
     let mut fields = Fields::default();
     let listing_id = fields.listing_id(body.listing_identity_id);

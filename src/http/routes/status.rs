@@ -32,7 +32,7 @@ pub async fn status(
     state: web::Data<AppState>,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = request::caller(&req, &state.secrets.jwt)?;
+    let caller = request::caller(&req, &state)?;
     let body: StatusRequest = request::json(body).await?;
     let mut fields = Fields::default();
     let listing_id = fields.listing_id(body.listing_identity_id);
