@@ -20,6 +20,8 @@ use crate::worker;
 pub struct Running {
     pub server: actix_web::dev::Server,
     pub port: u16,
+    /// The port of `/metrics` when `TOQ_MEDIA_METRICS_BIND` moved it off the API's.
+    pub metrics_port: Option<u16>,
     /// Tells the background loops to stop.
     pub shutdown: tokio::sync::watch::Sender<bool>,
     /// The background loops, to await once told to stop: each finishes its current work (the
@@ -46,10 +48,46 @@ impl Running {
 /// How long a stopping server waits for requests in flight.
 const SHUTDOWN_TIMEOUT: u64 = 15;
 
+/// How long a `.tmp/*.part` file must have gone unwritten before start-up removes it.
+const STALE_PART: Duration = Duration::from_secs(15 * 60);
+
 async fn metrics(handle: web::Data<metrics_exporter_prometheus::PrometheusHandle>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(handle.render())
+}
+
+/// `/metrics` alone on its own address, stopped with the background loops.
+fn serve_metrics(
+    bind: &str,
+    prometheus: web::Data<metrics_exporter_prometheus::PrometheusHandle>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<(u16, tokio::task::JoinHandle<()>)> {
+    let listener = std::net::TcpListener::bind(bind)
+        .with_context(|| format!("binding TOQ_MEDIA_METRICS_BIND {bind}"))?;
+    let port = listener.local_addr()?.port();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(prometheus.clone())
+            .route("/metrics", web::get().to(metrics))
+            .default_service(web::to(not_found))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    let handle = server.handle();
+    let task = tokio::spawn(async move {
+        let stop = async move {
+            while !*shutdown.borrow() && shutdown.changed().await.is_ok() {}
+            handle.stop(true).await;
+        };
+        let (served, ()) = tokio::join!(server, stop);
+        if let Err(e) = served {
+            tracing::error!(error = %e, "the metrics server failed");
+        }
+    });
+    Ok((port, task))
 }
 
 async fn not_found(_: HttpRequest) -> Result<HttpResponse, ApiError> {
@@ -103,7 +141,23 @@ pub async fn start(mut config: Config, store: Store) -> anyhow::Result<Running> 
         tasks.push(tokio::spawn(Arc::new(worker).run(shutdown_rx)));
     }
 
+    if let Some(local) = backends.objects.local() {
+        match local.sweep_stale_parts(STALE_PART).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "swept partial files a killed process left"),
+            Err(e) => tracing::warn!(error = %e, "sweeping stale partial files failed"),
+        }
+    }
     let prometheus = web::Data::new(crate::telemetry::init_metrics());
+    let metrics_port = match &config.metrics_bind {
+        Some(bind) => {
+            let (port, task) = serve_metrics(bind, prometheus.clone(), shutdown.subscribe())?;
+            tasks.push(task);
+            Some(port)
+        }
+        None => None,
+    };
+    let public_metrics = metrics_port.is_none();
     // The local store's own routes serve its signed URLs; S3 serves its own.
     let local = backends.objects.local().cloned().map(web::Data::from);
     let state = web::Data::new(AppState {
@@ -118,7 +172,11 @@ pub async fn start(mut config: Config, store: Store) -> anyhow::Result<Running> 
             .wrap(from_fn(request::with_request_id))
             .app_data(state.clone())
             .app_data(prometheus.clone())
-            .route("/metrics", web::get().to(metrics))
+            .configure(|cfg| {
+                if public_metrics {
+                    cfg.route("/metrics", web::get().to(metrics));
+                }
+            })
             .app_data(
                 web::QueryConfig::default()
                     .error_handler(|e, _| ApiError::InvalidJson(e.to_string()).into()),
@@ -141,6 +199,7 @@ pub async fn start(mut config: Config, store: Store) -> anyhow::Result<Running> 
     Ok(Running {
         server: server.run(),
         port,
+        metrics_port,
         shutdown,
         tasks,
     })

@@ -115,6 +115,34 @@ impl LocalStore {
         }
     }
 
+    /// Removes the `.tmp/*.part` files that no write touched for `idle`: what uploads and
+    /// writes of a killed process left behind (a live upload writes every few seconds, so the
+    /// files of other processes sharing the directory are left alone). Returns how many.
+    pub async fn sweep_stale_parts(&self, idle: std::time::Duration) -> io::Result<usize> {
+        let mut entries = match fs::read_dir(self.root.join(TMP_DIR)).await {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            other => other?,
+        };
+        let mut removed = 0;
+        while let Some(entry) = entries.next_entry().await? {
+            let stale = entry
+                .metadata()
+                .await?
+                .modified()?
+                .elapsed()
+                .is_ok_and(|age| age >= idle);
+            if stale && entry.file_name().to_string_lossy().ends_with(".part") {
+                match fs::remove_file(entry.path()).await {
+                    Ok(()) => removed += 1,
+                    // Another process sweeping at the same time got there first.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     /// A signed PUT URL that accepts exactly these bytes under `key` until `now + ttl`.
     pub fn presign_put(
         &self,
@@ -467,6 +495,34 @@ mod tests {
 
     fn key(raw: &str) -> ObjectKey {
         ObjectKey::parse(raw).unwrap()
+    }
+
+    #[tokio::test]
+    async fn start_up_sweeps_only_parts_no_write_touched_for_a_while() {
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path().join(TMP_DIR);
+        std::fs::create_dir_all(&tmp).unwrap();
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        for name in ["killed.part", "live.part", "old-but-not-a-part"] {
+            let file = std::fs::File::create(tmp.join(name)).unwrap();
+            if name != "live.part" {
+                file.set_modified(hour_ago).unwrap();
+            }
+        }
+        let store = store(&dir);
+        let idle = std::time::Duration::from_secs(900);
+        assert_eq!(store.sweep_stale_parts(idle).await.unwrap(), 1);
+        let mut left: Vec<_> = std::fs::read_dir(&tmp)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["live.part", "old-but-not-a-part"]);
+        let empty = tempfile::tempdir().unwrap();
+        assert_eq!(
+            self::store(&empty).sweep_stale_parts(idle).await.unwrap(),
+            0
+        );
     }
 
     /// Signs a PUT for `body` and verifies it, as the route would.
