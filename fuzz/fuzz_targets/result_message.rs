@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 use aggregates::*;
 use chrono::{DateTime, TimeZone, Utc};
+use cqrs_es::Aggregate;
 use libfuzzer_sys::fuzz_target;
 use serde_json::json;
 use toq_contract::result::CallbackBody;
@@ -76,7 +77,7 @@ fn processing_batch() -> MediaBatch {
             at: at(),
         }),
     ] {
-        batch.evolve(event);
+        batch.apply(event);
     }
     batch
 }
