@@ -7,9 +7,9 @@ use image::{ColorType, DynamicImage, ImageDecoder, ImageFormat, ImageReader};
 use crate::budget;
 use crate::encode::Encoder;
 use crate::orient::Orientation;
-use crate::plan::{check_dimensions, plan};
-use crate::raster::{Raster, produce};
-use crate::{Decoder, Failure, ImageOptions, Inspection, Rendition};
+use crate::plan::{Layout, check_dimensions};
+use crate::raster::Raster;
+use crate::{Decoder, Failure, ImageOptions, Inspection};
 
 /// A decoder over `bytes`; `into_decoder` parses only the header (and the metadata chunks
 /// before the pixel data).
@@ -37,8 +37,7 @@ pub(crate) fn inspect(
     let orientation = decoder
         .orientation()
         .map_or(Orientation::UPRIGHT, Orientation::from_image);
-    let (up_w, up_h) = orientation.apply_to_size(width, height);
-    let targets = plan(up_w, up_h, &opts.sizes);
+    let layout = Layout::new(width, height, orientation, &opts.sizes);
     let color = decoder.color_type();
     let estimate = budget::generic(
         bytes.len(),
@@ -51,40 +50,31 @@ pub(crate) fn inspect(
         color.has_alpha(),
         // anything but 8-bit RGB(A) is converted into a second buffer
         !matches!(color, ColorType::Rgb8 | ColorType::Rgba8),
-        &targets,
+        &layout.targets,
         orientation,
     );
     Ok(Inspection {
         decoder: Decoder::Image(format),
-        width: up_w,
-        height: up_h,
-        orientation,
-        targets,
+        layout,
         estimate,
     })
 }
 
-pub(crate) fn render(
+/// The decoded 8-bit raster, and the encoder its renditions need.
+pub(crate) fn decode(
     bytes: &[u8],
     format: ImageFormat,
-    inspection: &Inspection,
     opts: &ImageOptions,
-) -> Result<Vec<Rendition>, Failure> {
+) -> Result<(Raster, Encoder), Failure> {
     let decoded =
         DynamicImage::from_decoder(decoder(bytes, format)?).map_err(|e| image_failed(format, e))?;
     let raster = into_raster(decoded);
-    let mut encoder = if raster.channels == 4 {
+    let encoder = if raster.channels == 4 {
         Encoder::Png
     } else {
         Encoder::jpeg(opts.quality)?
     };
-    produce(
-        raster,
-        inspection.orientation,
-        &inspection.targets,
-        &opts.sizes,
-        &mut encoder,
-    )
+    Ok((raster, encoder))
 }
 
 /// 8-bit RGB, or RGBA when the alpha channel is actually used (an all-opaque alpha channel,

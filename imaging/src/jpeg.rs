@@ -3,11 +3,10 @@
 use turbojpeg::{Colorspace, DecompressHeader, Decompressor, PixelFormat, ScalingFactor};
 
 use crate::budget;
-use crate::encode::Encoder;
 use crate::orient::Orientation;
-use crate::plan::{check_dimensions, plan};
-use crate::raster::{Raster, produce};
-use crate::{Decoder, Failure, ImageOptions, Inspection, Rendition};
+use crate::plan::{Layout, check_dimensions};
+use crate::raster::Raster;
+use crate::{Decoder, Failure, ImageOptions, Inspection};
 
 /// Guards against the progressive-JPEG "many scans" CPU exhaustion; real encoders write < 20.
 const MAX_JPEG_SCANS: u32 = 500;
@@ -38,9 +37,9 @@ pub(crate) fn inspect(bytes: &[u8], opts: &ImageOptions) -> Result<Inspection, F
     let orientation = markers
         .exif
         .map_or(Orientation::UPRIGHT, Orientation::from_exif_payload);
-    let (up_w, up_h) = orientation.apply_to_size(width, height);
-    let targets = plan(up_w, up_h, &opts.sizes);
-    let needed = targets
+    let layout = Layout::new(width, height, orientation, &opts.sizes);
+    let needed = layout
+        .targets
         .first()
         .map_or((1, 1), |t| orientation.apply_to_size(t.width, t.height));
     let scale = if header.is_lossless {
@@ -62,33 +61,14 @@ pub(crate) fn inspect(bytes: &[u8], opts: &ImageOptions) -> Result<Inspection, F
         },
         header.width as u64,
         whole_image.then(|| markers.coefficient_bytes(&header)),
-        &targets,
+        &layout.targets,
         orientation,
     );
     Ok(Inspection {
         decoder: Decoder::Jpeg(Plan { scale, cmyk }),
-        width: up_w,
-        height: up_h,
-        orientation,
-        targets,
+        layout,
         estimate,
     })
-}
-
-pub(crate) fn render(
-    bytes: &[u8],
-    plan: Plan,
-    inspection: &Inspection,
-    opts: &ImageOptions,
-) -> Result<Vec<Rendition>, Failure> {
-    let decoded = decode(bytes, plan)?;
-    produce(
-        decoded,
-        inspection.orientation,
-        &inspection.targets,
-        &opts.sizes,
-        &mut Encoder::jpeg(opts.quality)?,
-    )
 }
 
 /// The smallest DCT scale (1/8, 1/4, 1/2 or 1) whose output still covers `needed` (the
@@ -116,7 +96,7 @@ fn dct_scale(width: usize, height: usize, needed: (u32, u32)) -> ScalingFactor {
 /// rows grey, which must be `DECODE_FAILED`, not a grey-bottomed rendition. (sharp's default,
 /// `failOn: 'warning'`, is equally strict; the cost is that a rare non-conformant camera file
 /// that browsers still display is refused.)
-fn decode(bytes: &[u8], plan: Plan) -> Result<Raster, Failure> {
+pub(crate) fn decode(bytes: &[u8], plan: Plan) -> Result<Raster, Failure> {
     let mut decompressor = Decompressor::new().map_err(tj_failed)?;
     let header = decompressor.read_header(bytes).map_err(tj_failed)?;
     decompressor

@@ -42,8 +42,8 @@ pub use budget::Estimate;
 
 use image::ImageFormat;
 
-use orient::Orientation;
-use plan::Target;
+use encode::Encoder;
+use plan::Layout;
 use sniff::Format;
 
 /// What to produce and what to refuse.
@@ -147,12 +147,7 @@ impl Failure {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Inspection {
     decoder: Decoder,
-    /// Upright size (EXIF orientation applied).
-    width: u32,
-    height: u32,
-    orientation: Orientation,
-    /// Every rendition's upright size, largest first.
-    targets: Vec<Target>,
+    layout: Layout,
     estimate: Estimate,
 }
 
@@ -171,13 +166,20 @@ impl Inspection {
 
     /// Renders every rendition of the photo `bytes` (the same bytes that were inspected).
     pub fn render(&self, bytes: &[u8], opts: &ImageOptions) -> Result<Processed, Failure> {
-        let renditions = match self.decoder {
-            Decoder::Jpeg(plan) => jpeg::render(bytes, plan, self, opts)?,
-            Decoder::Image(format) => generic::render(bytes, format, self, opts)?,
+        let (decoded, mut encoder) = match self.decoder {
+            Decoder::Jpeg(plan) => (jpeg::decode(bytes, plan)?, Encoder::jpeg(opts.quality)?),
+            Decoder::Image(format) => generic::decode(bytes, format, opts)?,
         };
+        let renditions = raster::produce(
+            decoded,
+            self.layout.orientation,
+            &self.layout.targets,
+            &opts.sizes,
+            &mut encoder,
+        )?;
         Ok(Processed {
-            width: self.width,
-            height: self.height,
+            width: self.layout.width,
+            height: self.layout.height,
             renditions,
         })
     }

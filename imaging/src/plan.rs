@@ -1,6 +1,7 @@
 //! Which renditions, at which sizes, in which order; and the pixel cap read from the header.
 
 use crate::Failure;
+use crate::orient::Orientation;
 
 /// One rendition to produce: its place in the options and its upright size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,6 +14,33 @@ pub(crate) struct Target {
 impl Target {
     pub(crate) fn pixels(&self) -> u64 {
         u64::from(self.width) * u64::from(self.height)
+    }
+}
+
+/// A photo's upright size and its renditions, from its stored size and EXIF orientation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Layout {
+    pub(crate) width: u32,
+    pub(crate) height: u32,
+    pub(crate) orientation: Orientation,
+    /// Every rendition's upright size, largest first.
+    pub(crate) targets: Vec<Target>,
+}
+
+impl Layout {
+    pub(crate) fn new(
+        width: u32,
+        height: u32,
+        orientation: Orientation,
+        sizes: &[(String, u32)],
+    ) -> Self {
+        let (width, height) = orientation.apply_to_size(width, height);
+        Self {
+            width,
+            height,
+            orientation,
+            targets: plan(width, height, sizes),
+        }
     }
 }
 
