@@ -59,6 +59,9 @@ pub struct Config {
     pub worker: WorkerMode,
     /// Jobs (and images) the built-in worker handles at once (`TOQ_MEDIA_WORKER_CONCURRENCY`).
     pub worker_concurrency: usize,
+    /// MiB the built-in worker's image renders may hold together, by their header estimates
+    /// (`TOQ_MEDIA_WORKER_MEMORY_BUDGET_MB`).
+    pub worker_memory_budget_mb: u32,
     /// How long a job a worker took stays hidden from others without a heartbeat: how soon
     /// the job of a worker that died is picked up again (`TOQ_MEDIA_WORKER_VISIBILITY_SECONDS`).
     pub worker_visibility: std::time::Duration,
@@ -264,6 +267,10 @@ impl Config {
             worker: WorkerMode::from_env()?,
             worker_concurrency: match number("WORKER_CONCURRENCY", default_concurrency())? {
                 0 => anyhow::bail!("TOQ_MEDIA_WORKER_CONCURRENCY must be at least 1"),
+                n => n,
+            },
+            worker_memory_budget_mb: match number("WORKER_MEMORY_BUDGET_MB", 512u32)? {
+                0 => anyhow::bail!("TOQ_MEDIA_WORKER_MEMORY_BUDGET_MB must be at least 1"),
                 n => n,
             },
             worker_visibility: match number("WORKER_VISIBILITY_SECONDS", 60u64)? {

@@ -199,8 +199,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     if let Command::Render { file, content_type } = &command {
         let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-        let options = toq_media::worker::image::ImageOptions::default();
-        let outcome = match toq_media::worker::image::render(&bytes, content_type, &options) {
+        let options = toq_imaging::ImageOptions::default();
+        let inspection = toq_imaging::inspect(&bytes, content_type, &options);
+        let estimated_mib = inspection.as_ref().ok().map(|i| i.estimate().mebibytes());
+        let outcome = match inspection.and_then(|i| i.render(&bytes, &options)) {
             Ok(p) => {
                 serde_json::json!({"width": p.width, "height": p.height, "renditions": p.renditions.iter().map(|r| serde_json::json!({"name": r.name, "width": r.width, "height": r.height, "bytes": r.bytes.len()})).collect::<Vec<_>>()})
             }
@@ -213,7 +215,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
         println!(
             "{}",
-            serde_json::json!({"outcome": outcome, "peakRssKb": peak_kb})
+            serde_json::json!({"outcome": outcome, "peakRssKb": peak_kb, "estimatedMib": estimated_mib})
         );
         return Ok(ExitCode::SUCCESS);
     }

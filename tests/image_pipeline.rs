@@ -1,4 +1,4 @@
-//! The photo rendition pipeline (`worker::image::render`) on the real fixtures and on inputs
+//! The photo rendition pipeline (`toq_imaging::render`) on the real fixtures and on inputs
 //! derived from them in place: EXIF orientations spliced in, truncated files, forged headers.
 //!
 //! Outputs are checked with an independent decoder (the `image` crate), and orientation by
@@ -7,7 +7,10 @@
 use std::path::Path;
 
 use image::{DynamicImage, GenericImageView, ImageFormat, RgbImage, imageops::FilterType};
-use toq_media::worker::image::{Failure, ImageOptions, Processed, Rendition, render};
+use toq_imaging::{Failure, ImageOptions, Processed, Rendition, render};
+
+#[path = "support/png.rs"]
+mod png;
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -662,47 +665,10 @@ fn heic_is_unsupported_media_with_a_clear_message() {
     }
 }
 
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &byte in data {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
-fn png_chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
-    let body = [kind.as_slice(), data].concat();
-    [
-        &u32::try_from(data.len()).unwrap().to_be_bytes()[..],
-        &body,
-        &crc32(&body).to_be_bytes(),
-    ]
-    .concat()
-}
-
 /// A well-formed PNG that claims `width`×`height` RGBA but carries a tiny (empty) IDAT.
 fn png_header_only(width: u32, height: u32) -> Vec<u8> {
-    let ihdr = [
-        &width.to_be_bytes()[..],
-        &height.to_be_bytes(),
-        &[8, 6, 0, 0, 0],
-    ]
-    .concat();
     let empty_zlib = [0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01];
-    [
-        b"\x89PNG\r\n\x1a\n".to_vec(),
-        png_chunk(b"IHDR", &ihdr),
-        png_chunk(b"IDAT", &empty_zlib),
-        png_chunk(b"IEND", &[]),
-    ]
-    .concat()
+    png::png(width, height, 8, 6, &empty_zlib)
 }
 
 #[test]
@@ -791,4 +757,29 @@ fn failures_display_their_code() {
         failure.to_string().starts_with("UNSUPPORTED_MEDIA: "),
         "{failure}"
     );
+}
+
+#[test]
+fn the_png_bomb_is_a_valid_png_of_zeros() {
+    for (w, h) in [(1, 1), (3, 2), (40, 33), (100, 7)] {
+        let img =
+            ::image::load_from_memory(&png::bomb(w, h)).unwrap_or_else(|e| panic!("{w}x{h}: {e}"));
+        assert_eq!(img.color(), ::image::ColorType::Rgba16);
+        assert_eq!(img.dimensions(), (w, h));
+        assert!(img.into_rgba16().into_raw().iter().all(|&v| v == 0));
+    }
+    assert!(png::bomb(9900, 9999).len() < 1 << 20, "a bomb under 1 MiB");
+}
+
+/// A 16-bit RGBA bomb just under the pixel cap is within `max_pixels` but needs ≈ 1.2 GB
+/// (its 792 MB decode and a 396 MB 8-bit copy): its estimate says so from the header.
+#[test]
+fn a_png_bomb_is_estimated_at_its_decode_and_conversion() {
+    let bomb = png::bomb(9900, 9999);
+    let inspection = toq_imaging::inspect(&bomb, "image/png", &ImageOptions::default()).unwrap();
+    let estimate = inspection.estimate();
+    assert_eq!(estimate.raw, bomb.len() as u64);
+    assert!(estimate.working >= 9900 * 9999 * (8 + 4), "{estimate:?}");
+    let refused = estimate.check(512).unwrap_err();
+    assert_eq!(refused.code, Failure::IMAGE_TOO_LARGE);
 }

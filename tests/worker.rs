@@ -18,6 +18,9 @@ use toq_media::storage::{LocalStore, ObjectStore};
 use toq_media::store::Store;
 use toq_media::worker::{Handled, Job, Outcome, Queues, Settings, Worker};
 
+#[path = "support/png.rs"]
+mod png;
+
 const PHOTOGRAPHER: u64 = 7;
 const OWNER: u64 = 12;
 
@@ -660,4 +663,166 @@ fn table(worker: &Worker) -> &TableQueue {
         JobQueue::Table(q) => q,
         JobQueue::Sqs(_) => panic!("these tests run on the table queue"),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The memory budget, measured on a `toq-media worker` child process
+
+/// A `toq-media worker` on an app's database and object store, 2 jobs at once, with a memory
+/// budget of `budget_mb`: a process of its own, so that its peak RSS is the worker's alone.
+struct ChildWorker {
+    child: std::process::Child,
+}
+
+impl ChildWorker {
+    /// Starts it and waits until it is polling the (empty) queue.
+    async fn start(app: &App, budget_mb: u32) -> Self {
+        let log = app.config.data_dir.join(format!("worker-{budget_mb}.log"));
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_toq-media"))
+            .arg("worker")
+            .env("TOQ_MEDIA_DATA_DIR", &app.config.data_dir)
+            .env("TOQ_MEDIA_DATABASE_URL", &app.config.database_url)
+            .env("TOQ_MEDIA_WORKER_CONCURRENCY", "2")
+            .env("TOQ_MEDIA_WORKER_MEMORY_BUDGET_MB", budget_mb.to_string())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("the worker starts");
+        let worker = Self { child };
+        let started = Instant::now();
+        while !std::fs::read_to_string(&log).is_ok_and(|l| l.contains("at once on")) {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the worker did not start: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // a few idle polls, so that the baseline includes the receive loop's own memory
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        worker
+    }
+
+    /// Its peak resident memory so far (`VmHWM`), in KiB.
+    fn peak_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM in /proc/PID/status")
+    }
+}
+
+impl Drop for ChildWorker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Processes `files` with a child worker of `budget_mb` and returns the batch's final status,
+/// the worker's idle peak RSS before the batch (its baseline) and its peak RSS after, in KiB.
+async fn process_in_child(listing: u64, files: &[File], budget_mb: u32) -> (Value, u64, u64) {
+    let app = spawn(WorkerMode::Off).await;
+    let worker = ChildWorker::start(&app, budget_mb).await;
+    let baseline = worker.peak_kib();
+    let batch_id = app.submit(listing, files).await;
+    let status = app.wait_terminal(listing, &batch_id).await;
+    (status, baseline, worker.peak_kib())
+}
+
+/// Two 16-bit RGBA PNG bombs just under `max_pixels` (each ≈ 1.2 GB to decode and convert)
+/// and a real photo, two at once: the photo is rendered, the bombs are refused from their
+/// headers by the memory budget, and the worker process's peak RSS stays under its budget
+/// above its own idle baseline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn png_bombs_are_refused_by_the_memory_budget_and_the_worker_stays_within_it() {
+    let budget_mb = 64;
+    let bomb = |client_id, name, w, h| File {
+        client_id,
+        asset_type: "PHOTO_HORIZONTAL",
+        name,
+        bytes: png::bomb(w, h),
+    };
+    let files = [
+        bomb("bomb-1", "bomb-1.png", 9900, 9999),
+        photo("photo", "PHOTO_HORIZONTAL", "living-room.jpg"),
+        bomb("bomb-2", "bomb-2.png", 9999, 9900),
+    ];
+    let (status, baseline, peak) = process_in_child(703, &files, budget_mb).await;
+    assert_eq!(asset(&status, "photo")["status"], "PROCESSED", "{status}");
+    for client_id in ["bomb-1", "bomb-2"] {
+        let bomb = asset(&status, client_id);
+        assert_eq!(bomb["errorCode"], "IMAGE_TOO_LARGE", "{bomb}");
+        let message = bomb["errorMessage"].as_str().unwrap();
+        assert!(
+            message.contains("over the worker's memory budget of 64 MiB"),
+            "refused by the budget, not the pixel cap: {message}"
+        );
+    }
+    println!(
+        "worker VmHWM: baseline {baseline} KiB, after the batch {peak} KiB, budget {budget_mb} MiB"
+    );
+    assert!(
+        peak < baseline + u64::from(budget_mb) * 1024,
+        "peak RSS {peak} KiB is over the idle {baseline} KiB + the {budget_mb} MiB budget"
+    );
+}
+
+/// A progressive JPEG's decode holds libjpeg's coefficients for the whole image (here
+/// 7000×5000 at 4:4:4: 210 MB, against a 26 MB half-scale decode). Two of them, two at once,
+/// with a budget that fits one but not both: both are rendered, one after the other, and the
+/// worker's peak RSS stays under its budget above its baseline (with the coefficients left out
+/// of the estimate, both would decode at once, ≈ 480 MB).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn progressive_jpegs_wait_for_the_memory_budget_and_the_worker_stays_within_it() {
+    let budget_mb = 400;
+    let (width, height) = (7000, 5000);
+    let pixels: Vec<u8> = (0..height)
+        .flat_map(|y| (0..width).flat_map(move |x| [(x / 30) as u8, (y / 20) as u8, (x ^ y) as u8]))
+        .collect();
+    let mut compressor = turbojpeg::Compressor::new().unwrap();
+    compressor.set_progressive(true).unwrap();
+    compressor.set_subsamp(turbojpeg::Subsamp::None).unwrap();
+    let jpeg = compressor
+        .compress_to_vec(turbojpeg::Image {
+            pixels: pixels.as_slice(),
+            width,
+            pitch: width * 3,
+            height,
+            format: turbojpeg::PixelFormat::RGB,
+        })
+        .unwrap();
+    drop(pixels);
+    assert!(turbojpeg::read_header(&jpeg).unwrap().is_progressive);
+    // the same picture with a comment segment: another file for the manifest
+    let commented = [&jpeg[..2], b"\xFF\xFE\x00\x04#2", &jpeg[2..]].concat();
+    let file = |client_id, name, bytes| File {
+        client_id,
+        asset_type: "PHOTO_HORIZONTAL",
+        name,
+        bytes,
+    };
+    let files = [
+        file("first", "first.jpg", jpeg),
+        file("second", "second.jpg", commented),
+    ];
+    let (status, baseline, peak) = process_in_child(704, &files, budget_mb).await;
+    for client_id in ["first", "second"] {
+        let a = asset(&status, client_id);
+        assert_eq!(a["status"], "PROCESSED", "{a}");
+        assert_eq!(
+            (a["width"].as_u64(), a["height"].as_u64()),
+            (Some(7000), Some(5000))
+        );
+    }
+    println!(
+        "worker VmHWM: baseline {baseline} KiB, after the batch {peak} KiB, budget {budget_mb} MiB"
+    );
+    assert!(
+        peak < baseline + u64::from(budget_mb) * 1024,
+        "peak RSS {peak} KiB is over the idle {baseline} KiB + the {budget_mb} MiB budget"
+    );
 }

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
+use toq_imaging::{Estimate, Failure, ImageOptions, Processed};
 
-use super::image::{self, Failure, ImageOptions, Processed};
 use super::job::{Job, JobAsset, Treatment};
 use super::keys;
+use super::memory::MemoryBudget;
 use crate::http::dto::CallbackOutput;
 use crate::storage::{ObjectStore, StorageError};
 
@@ -38,11 +39,12 @@ enum Verified {
 pub async fn process(
     objects: &ObjectStore,
     options: Arc<ImageOptions>,
+    memory: &MemoryBudget,
     job: &Job,
     asset: &JobAsset,
 ) -> CallbackOutput {
     let started = Instant::now();
-    let result = match verify_and_render(objects, options, asset).await {
+    let result = match verify_and_render(objects, options, memory, asset).await {
         Ok(Verified::Original) => Ok(output(asset, original(asset), None, None)),
         Ok(Verified::Image(processed)) => write_renditions(objects, job, asset, processed).await,
         Err(f) => Err(f),
@@ -114,11 +116,16 @@ fn original(asset: &JobAsset) -> BTreeMap<String, String> {
 
 /// The size is checked from the object's length before a byte is read, and again as it
 /// arrives (at most one byte past it is read, so an object that grew cannot balloon memory).
-/// Hashing and decoding an image run on the blocking pool, where a slow image cannot stall the
-/// runtime; a pass-through object is hashed chunk by chunk as it streams, never held whole.
+/// An image's bytes are read once into memory, in a buffer that grows as they arrive (no
+/// allocation of the manifest's size up front), under a memory reservation of that size;
+/// after the header is read the reservation grows to the render's whole estimate, and it is
+/// held until the renditions are encoded. Hashing and rendering run on the blocking pool,
+/// where a slow image cannot stall the runtime; a pass-through object is hashed chunk by chunk
+/// as it streams, never held whole.
 async fn verify_and_render(
     objects: &ObjectStore,
     options: Arc<ImageOptions>,
+    memory: &MemoryBudget,
     asset: &JobAsset,
 ) -> Result<Verified, Failure> {
     let key = &asset.raw_key;
@@ -135,12 +142,12 @@ async fn verify_and_render(
     check_size(asset, object.len)?;
     let limit = asset.bytes.saturating_add(1);
     let treatment = asset.treatment();
-    let mut hasher = Sha256::new();
-    let capacity = match treatment {
-        Treatment::Image => usize::try_from(asset.bytes).unwrap_or(usize::MAX),
-        Treatment::PassThrough => 0,
+    let mut reservation = match treatment {
+        Treatment::Image => Some(memory.reserve(raw_only(asset.bytes)).await?),
+        Treatment::PassThrough => None,
     };
-    let mut bytes = Vec::with_capacity(capacity);
+    let mut hasher = Sha256::new();
+    let mut bytes = Vec::new();
     let mut received = 0u64;
     while let Some(chunk) = object
         .next_chunk()
@@ -157,18 +164,39 @@ async fn verify_and_render(
         }
     }
     check_size(asset, received)?;
-    if treatment == Treatment::PassThrough {
+    let Some(reservation) = reservation.as_mut() else {
         check_checksum(asset, hasher.finalize().into())?;
         return Ok(Verified::Original);
-    }
-    let asset = asset.clone();
-    tokio::task::spawn_blocking(move || {
-        check_checksum(&asset, Sha256::digest(&bytes).into())?;
-        image::render(&bytes, &asset.content_type, &options).map(Verified::Image)
+    };
+    // the bytes held are then the bytes counted
+    bytes.shrink_to_fit();
+    let (bytes, inspection) = blocking({
+        let (asset, options) = (asset.clone(), options.clone());
+        move || {
+            check_checksum(&asset, Sha256::digest(&bytes).into())?;
+            let inspection = toq_imaging::inspect(&bytes, &asset.content_type, &options)?;
+            Ok((bytes, inspection))
+        }
     })
-    .await
-    // A decoder that panics on hostile input fails its asset, not the worker.
-    .unwrap_or_else(|e| {
+    .await?;
+    reservation.grow_to(inspection.estimate()).await?;
+    blocking(move || inspection.render(&bytes, &options).map(Verified::Image)).await
+}
+
+/// The estimate of an image before its header is read: its bytes alone.
+fn raw_only(bytes: u64) -> Estimate {
+    Estimate {
+        raw: bytes,
+        working: 0,
+    }
+}
+
+/// Runs `work` on the blocking pool; a decoder that panics on hostile input fails its asset,
+/// not the worker.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, Failure> + Send + 'static,
+) -> Result<T, Failure> {
+    tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| {
         Err(failure(
             Failure::DECODE_FAILED,
             format!("processing crashed: {e}"),

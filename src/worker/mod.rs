@@ -5,7 +5,8 @@
 //!
 //! - `job`: the job message, parsed into typed fields (the `toq-contract` crate).
 //! - `keys`: where renditions are written.
-//! - `image`: decoding and resizing one photo.
+//! - `memory`: the memory budget that image renders reserve from (`toq_imaging` does the rendering
+//!   and estimates it).
 //! - `asset`: one asset read, verified, rendered or passed through, as an output.
 //! - `report`: results into the `MediaBatch` aggregate, as the callback does.
 //! - `heartbeat`: visibility extension while a job runs.
@@ -14,13 +15,14 @@
 //! Metrics at `/metrics`: `media_assets_processed_total{asset_type,error_code}`,
 //! `media_asset_processing_seconds`, `media_image_seconds_per_megapixel`,
 //! `media_queue_wait_seconds`, `media_processing_inflight_jobs`,
-//! `media_processing_dlq_messages_total`; each job's log lines carry `job_id`, `batch_id`,
+//! `media_processing_dlq_messages_total`, `media_worker_memory_budget_bytes`,
+//! `media_worker_memory_reserved_bytes`; each job's log lines carry `job_id`, `batch_id`,
 //! `listing_id` and the `traceparent` of the command that made it.
 
 pub mod asset;
 pub mod heartbeat;
-pub mod image;
 pub mod keys;
+pub mod memory;
 pub mod report;
 pub mod runner;
 

@@ -12,11 +12,12 @@ use aggregates::{AssetProgress, BatchStatus};
 use futures_util::StreamExt;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
+use toq_imaging::ImageOptions;
 
 use super::asset;
 use super::heartbeat::Heartbeat;
-use super::image::ImageOptions;
 use super::job::{Job, JobAsset};
+use super::memory::MemoryBudget;
 use super::report::{self, ReportError, Reported, Status};
 use crate::config::Config;
 use crate::engine::{CommandError, Engine};
@@ -37,6 +38,8 @@ pub struct Settings {
     /// How long a stopping worker waits for jobs in flight before abandoning them to redelivery.
     pub shutdown_grace: Duration,
     pub image: ImageOptions,
+    /// MiB that image renders in flight may hold together, by their header estimates.
+    pub memory_budget_mb: u32,
 }
 
 impl Default for Settings {
@@ -49,6 +52,7 @@ impl Default for Settings {
             idle_poll: Duration::from_millis(250),
             shutdown_grace: Duration::from_secs(10),
             image: ImageOptions::default(),
+            memory_budget_mb: 512,
         }
     }
 }
@@ -58,6 +62,7 @@ impl Settings {
         Self {
             concurrency: config.worker_concurrency,
             visibility: config.worker_visibility,
+            memory_budget_mb: config.worker_memory_budget_mb,
             ..Self::default()
         }
     }
@@ -109,6 +114,8 @@ pub struct Worker {
     results: Option<SqsQueue>,
     /// Bounds the CPU-heavy part (read, verify, decode, encode) across all jobs.
     cpu: Arc<Semaphore>,
+    /// Bounds the memory of the renders among them.
+    memory: MemoryBudget,
     image: Arc<ImageOptions>,
     settings: Settings,
 }
@@ -146,6 +153,7 @@ impl Worker {
             queue,
             results,
             cpu: Arc::new(Semaphore::new(settings.concurrency)),
+            memory: MemoryBudget::new(settings.memory_budget_mb),
             image,
             settings,
         }
@@ -362,7 +370,7 @@ impl Worker {
             .acquire()
             .await
             .expect("the semaphore is never closed");
-        asset::process(&self.objects, self.image.clone(), job, asset).await
+        asset::process(&self.objects, self.image.clone(), &self.memory, job, asset).await
     }
 }
 
