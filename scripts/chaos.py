@@ -838,9 +838,13 @@ def check_objects(run, objects, rng):
 
 
 def sqs(endpoint, action, **params):
-    """One SQS query-protocol call to moto (which takes unsigned requests); the XML answer."""
+    """One SQS query-protocol call to moto; the XML answer. Moto checks no signature, but routes
+    a request by the service its credential scope names."""
     data = urllib.parse.urlencode(dict(Action=action, Version="2012-11-05", **params)).encode()
-    status, body = raw_http("POST", endpoint + "/", data, {"Content-Type": "application/x-www-form-urlencoded"})
+    auth = ("AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/sqs/aws4_request, "
+            "SignedHeaders=host, Signature=0")
+    status, body = raw_http("POST", endpoint + "/", data,
+                            {"Content-Type": "application/x-www-form-urlencoded", "Authorization": auth})
     if status != 200:
         raise SystemExit(f"SQS {action} on {endpoint}: {status} {body[:300]!r}")
     return body.decode()
