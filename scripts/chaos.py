@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
 """Chaos run for toq-media: two `serve` processes on one database, one SIGKILLed at random.
+With --aws: S3 and SQS emulators, the two `serve` processes without their worker, and one
+`toq-media worker`, any of the three SIGKILLed.
 
 What it proves: under a mixed client load (listing registrations, batch creates, signed uploads,
 completes, status polls, downloads, retries, and pipeline results sent as signed callbacks,
@@ -20,9 +22,21 @@ as a load balancer would. After the killing stops and the system settles it chec
   5. stale or duplicate results sent by the driver (an older attempt's job, a second SUCCEEDED
      or FAILED for a finished job) changed nothing in the batch, and every answer the clients
      got is one the contract promises for that request (a command resent after a cut connection
-     may legitimately find itself already applied: those cases are resolved, not counted).
+     may legitimately find itself already applied: those cases are resolved, not counted);
+  6. no client flow was abandoned: none gave up because no process answered, and every batch
+     created was completed;
+  7. no request was answered with a 5xx (it is resent, so the flow goes on, but counted);
+  8. no asset-attempt (job, asset) was rendered twice unless a crash explains it, even when the
+     aggregate dropped the second result: the workers' "asset processed"/"asset failed" log
+     lines are counted per process instance, and an extra render is explained only by an
+     instance SIGKILLed before it acknowledged the job ("job handled").
+
+--expect-fail FAULT proves checks 6-8 can fail: it turns a fault on (TOQ_MEDIA_FAULT in the
+servers, or a long outage) and exits 0 only if the check that fault breaks failed.
 
 Python 3 standard library only. Usually started through `scripts/chaos` (which builds first).
+--db mysql and --db postgres use a fresh `toq_chaos` database on the local MariaDB/PostgreSQL;
+--aws runs `scripts/aws-emulator start` (reusing running emulators) and makes queues of its own.
 The run's data dir, server logs and command outputs live under target/chaos/<run>/.
 """
 
@@ -33,6 +47,7 @@ import http.client
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -51,7 +66,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 API = "/api/v2/listings/media"
 PORTS = (18101, 18102)
-MYSQL_DB = "toq_chaos"
+DB_NAME = "toq_chaos"  # on the MariaDB or PostgreSQL server
 MAX_ATTEMPTS = 5  # the service's default TOQ_MEDIA_MAX_ATTEMPTS
 RESOLUTIONS = ("thumbnail", "small", "medium", "large", "original")
 # (file under tests/fixtures, content type, asset type)
@@ -84,6 +99,7 @@ class Stats:
         self.samples_5xx = []
         self.unexpected = []  # answers the contract does not promise for that request
         self.violations = []  # check 5: a stale/duplicate result changed a batch
+        self.abandoned = []  # check 6: client flows given up (no process answered)
         self.notes = Counter()  # ambiguous outcomes resolved, orphans deleted, ...
         self.kills = 0
         self.restarts = 0
@@ -110,6 +126,10 @@ class Stats:
     def violation(self, what):
         with self.lock:
             self.violations.append(what)
+
+    def abandon(self, what):
+        with self.lock:
+            self.abandoned.append(what)
 
 
 STATS = Stats()
@@ -179,14 +199,16 @@ def port_of(url):
 
 def send(kind, method, url, data=None, headers=None, rng=random, tries=12):
     """Sends to the process named in `url`, failing over to the other one on connection errors
-    and 5xx answers. Counts one command of `kind`."""
+    and 5xx answers (so that one 5xx does not hide what follows; each fails the run, check 7).
+    Counts one command of `kind`."""
     STATS.add("commands", kind)
     port = port_of(url)
     maybe_applied = False
     for attempt in range(tries):
         if attempt:
             STATS.add("resent", kind)
-            port = PORTS[1] if port == PORTS[0] else PORTS[0]
+            if port in PORTS:  # not S3's presigned URLs
+                port = PORTS[1] if port == PORTS[0] else PORTS[0]
             time.sleep(min(0.1 * attempt, 0.8) + rng.uniform(0, 0.1))
         try:
             status, body = raw_http(method, with_port(url, port), data, headers)
@@ -215,10 +237,14 @@ def api(kind, path, body, token, method="POST", rng=random):
 
 
 class Server:
-    def __init__(self, name, port, env, run_dir, binary):
-        self.name, self.port, self.binary = name, port, binary
-        self.env = dict(env, TOQ_MEDIA_BIND=f"127.0.0.1:{port}")
-        self.log_path = run_dir / f"serve-{name}.log"
+    """One `toq-media serve` (on `port`) or, without a port, one `toq-media worker`, restartable;
+    its output goes to <run dir>/<command>-<name>.log, with a marker line at each start and
+    SIGKILL (the render count reads them to tell which process instance did what)."""
+
+    def __init__(self, name, port, env, run_dir, binary, command="serve"):
+        self.name, self.port, self.binary, self.command = name, port, binary, command
+        self.env = dict(env, TOQ_MEDIA_BIND=f"127.0.0.1:{port}") if port else dict(env)
+        self.log_path = run_dir / f"{command}-{name}.log"
         self.proc = None
         self.starts = 0
         self.closed = False  # set on exit: no restart after that
@@ -233,7 +259,7 @@ class Server:
                 out.write(f"\n===== chaos: start #{self.starts} at {time.strftime('%H:%M:%S')} =====\n".encode())
                 out.flush()
                 self.proc = subprocess.Popen(
-                    [self.binary, "serve"], env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                    [self.binary, self.command], env=self.env, stdout=out, stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL, start_new_session=True)  # Ctrl-C reaches only us
 
     def alive(self):
@@ -251,7 +277,8 @@ class Server:
         with self.lock:
             if not self.alive():
                 return
-            self.proc.send_signal(signal.SIGTERM)
+            # `toq-media worker` stops cleanly on Ctrl-C; `serve` on SIGTERM as well.
+            self.proc.send_signal(signal.SIGTERM if self.port else signal.SIGINT)
             try:
                 self.proc.wait(grace)
             except subprocess.TimeoutExpired:
@@ -259,6 +286,8 @@ class Server:
                 self.proc.wait()
 
     def ready(self):
+        if not self.port:
+            return self.alive()
         try:
             status, _ = raw_http("GET", f"http://127.0.0.1:{self.port}/readyz", timeout=2)
             return status == 200
@@ -278,15 +307,23 @@ def wait_ready(servers, timeout=60):
     raise SystemExit(f"servers not ready after {timeout}s: see {servers[0].log_path.parent}")
 
 
-def killer(servers, stop, rng, kill_min, kill_max, down_for):
-    """SIGKILLs a random server every kill_min..kill_max seconds; restarts it after down_for s."""
+def killer(processes, stop, rng, kill_min, kill_max, down_for, outage_for=None):
+    """SIGKILLs a random process every kill_min..kill_max seconds; restarts it after down_for s.
+    With outage_for (the `outage` fault), the first round takes every serve process down for
+    that long instead, longer than a client keeps trying."""
     while not stop.wait(rng.uniform(kill_min, kill_max)):
-        victim = rng.choice(servers)
-        victim.kill()
-        STATS.kills += 1
-        time.sleep(down_for * rng.uniform(0.8, 1.2))
-        victim.start()
-        STATS.restarts += 1
+        if outage_for:
+            victims, down = [p for p in processes if p.port], outage_for
+            outage_for = None
+        else:
+            victims, down = [rng.choice(processes)], down_for * rng.uniform(0.8, 1.2)
+        for victim in victims:
+            victim.kill()
+            STATS.kills += 1
+        time.sleep(down)
+        for victim in victims:
+            victim.start()
+            STATS.restarts += 1
 
 
 # ----------------------------------------------------------------------------------------------
@@ -385,8 +422,8 @@ class Client(threading.Thread):
             try:
                 self.step()
             except Unreachable as e:
-                STATS.add("notes", "flows abandoned (no process answered)")
-                log(f"  {self.name}: {e}")
+                STATS.abandon(f"{self.name}: {e}")
+                log(f"  {self.name}: gave up a flow: {e}")
             except Exception as e:  # a driver bug must not hide the rest of the run
                 STATS.unexpected_answer(f"{self.name} crashed a step: {type(e).__name__}: {e}")
             time.sleep(self.rng.uniform(0.05, 0.25))
@@ -578,54 +615,135 @@ def sh(cmd, env, out_path=None, check=True, timeout=600):
     return p
 
 
-def asset_processed_rows(args, env, data_dir):
-    """(batch id, payload JSON) of every AssetProcessed event."""
-    sql = "SELECT aggregate_id, payload FROM events WHERE event_type = 'AssetProcessed' ORDER BY position"
-    if args.db == "sqlite":
-        con = sqlite3.connect(f"file:{data_dir / 'toq-media.db'}?mode=ro", uri=True)
-        try:
-            return con.execute(sql).fetchall()
-        finally:
-            con.close()
-    out = sh(["mysql", "-h127.0.0.1", "-P3306", "-uroot", "-N", "-B", MYSQL_DB, "-e",
-              sql.replace("payload", "HEX(payload)", 1)], env).stdout
-    return [(a, bytes.fromhex(h).decode()) for a, h in (line.split("\t") for line in out.splitlines() if line)]
+class Database:
+    """The run's database: SQLite in the data dir, or a fresh database on the local MariaDB or
+    PostgreSQL server; the checks read it through the servers' own clients."""
 
+    SERVERS = {"mysql": "mysql://root@127.0.0.1:3306", "postgres": "postgres://postgres@127.0.0.1:5432"}
 
-def redeliveries(run_dir):
-    """Jobs the workers handled on a second or later delivery (their first taker was killed),
-    from the servers' info logs."""
-    n = 0
-    for path in run_dir.glob("serve-*.log"):
-        for line in path.read_text(errors="replace").splitlines():
-            if '"job handled"' in line:
-                try:
-                    n += json.loads(line)["fields"].get("receive_count", 1) > 1
-                except (ValueError, KeyError):
-                    pass
-    return n
+    def __init__(self, kind, env, data_dir):
+        self.kind, self.env, self.path = kind, env, data_dir / "toq-media.db"
+        self.url = f"{self.SERVERS[kind]}/{DB_NAME}" if kind in self.SERVERS else None
 
+    def create(self):
+        if self.kind == "mysql":
+            sh(["mysql", "-h127.0.0.1", "-P3306", "-uroot", "-e",
+                f"DROP DATABASE IF EXISTS {DB_NAME}; CREATE DATABASE {DB_NAME}"], self.env)
+        elif self.kind == "postgres":
+            sh(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-q",
+                "-c", f"DROP DATABASE IF EXISTS {DB_NAME}", "-c", f"CREATE DATABASE {DB_NAME}"], self.env)
 
-def dead_letters(args, env, data_dir):
-    """Job messages flagged dead in the table queue (delivered too often)."""
-    sql = "SELECT COUNT(*) FROM job_queue WHERE dead = 1"
-    try:
-        if args.db == "sqlite":
-            con = sqlite3.connect(f"file:{data_dir / 'toq-media.db'}?mode=ro", uri=True)
+    def rows(self, sql):
+        """The rows of `sql` as tuples of text (columns may hold JSON, never a raw tab or newline)."""
+        if self.kind == "sqlite":
+            con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
             try:
-                return con.execute(sql).fetchone()[0]
+                return [tuple(map(str, r)) for r in con.execute(sql).fetchall()]
             finally:
                 con.close()
-        return int(sh(["mysql", "-h127.0.0.1", "-P3306", "-uroot", "-N", "-B", MYSQL_DB, "-e", sql], env).stdout)
+        if self.kind == "mysql":
+            cmd = ["mysql", "-h127.0.0.1", "-P3306", "-uroot", "-N", "-B", "--raw", DB_NAME, "-e", sql]
+        else:
+            cmd = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", DB_NAME, "-At", "-F", "\t", "-c", sql]
+        return [tuple(line.split("\t")) for line in sh(cmd, self.env).stdout.splitlines() if line]
+
+
+def batch_events(db):
+    """(batch id, event type, payload) of the events the checks read, in commit order."""
+    return db.rows("SELECT aggregate_id, event_type, payload FROM events WHERE event_type IN "
+                   "('Requested', 'Received', 'RetryRequested', 'AssetProcessed') ORDER BY position")
+
+
+def dead_letters(db):
+    """Job messages flagged dead in the table queue (delivered too often)."""
+    try:
+        return int(db.rows("SELECT COUNT(*) FROM job_queue WHERE dead = 1")[0][0])
     except Exception as e:  # informational only
         return f"? ({e})"
 
 
-def check_same_results(rows):
+def log_instances(path):
+    """A process's log cut at the driver's start markers: per instance, its JSON log lines and
+    whether the driver SIGKILLed it."""
+    instances = []
+    for text in path.read_text(errors="replace").splitlines():
+        if text.startswith("===== chaos: start #"):
+            instances.append(([], [False]))
+        elif text.startswith("===== chaos: SIGKILL") and instances:
+            instances[-1][1][0] = True
+        elif text.startswith("{") and instances:
+            try:
+                instances[-1][0].append(json.loads(text).get("fields", {}))
+            except ValueError:
+                pass
+    return [(lines, killed) for lines, (killed,) in instances]
+
+
+def process_instances(run_dir):
+    return [i for path in sorted(run_dir.glob("*.log")) for i in log_instances(path)]
+
+
+def redeliveries(instances):
+    """Jobs the workers handled on a second or later delivery (their first taker was killed)."""
+    return sum(f.get("receive_count", 1) > 1 for lines, _ in instances for f in lines
+               if f.get("message") == "job handled")
+
+
+def asset_attempts(events):
+    """Every (job id, asset) a worker was asked to process: a Received job covers all of the
+    batch's files, a RetryRequested job the assets it names."""
+    files, attempts = {}, set()
+    for batch_id, kind, payload in events:
+        e = json.loads(payload)[kind]
+        if kind == "Requested":
+            files[batch_id] = [f["clientId"] for f in e["files"]]
+        elif kind == "Received":
+            attempts.update((e["jobId"], c) for c in files.get(batch_id, ()))
+        elif kind == "RetryRequested":
+            attempts.update((e["jobId"], c) for c in e["assets"])
+    return attempts
+
+
+def count_renders(instances):
+    """Per (job id, asset), the worker's renders ("asset processed" or "asset failed" lines),
+    each True when a crash explains it: the process instance that rendered it was SIGKILLed
+    before it acknowledged the job ("job handled"), so the queue delivered the job again."""
+    renders = defaultdict(list)
+    for lines, killed in instances:
+        acked = {f.get("job_id") for f in lines if f.get("message") == "job handled"}
+        for f in lines:
+            if f.get("message") in ("asset processed", "asset failed"):
+                renders[(f["job_id"], f["asset"])].append(killed and f["job_id"] not in acked)
+    return renders
+
+
+def check_renders(renders, attempts, recorded, driver_jobs):
+    """Check 8, renders against asset-attempts: every render is of an asset-attempt the events
+    know, and each extra render of one has a crash to explain it. `recorded` are the (job,
+    asset) with an AssetProcessed event: those of jobs the driver did not answer itself must have
+    a render (else the logs were not read, and a count of zero duplicates would prove nothing).
+    Returns (counts, unexplained, unknown, unrendered)."""
+    unexplained = sorted(f"{j} asset {a}: rendered {len(v)} times, {sum(v)} of them by a process "
+                         "SIGKILLed before its ack" for (j, a), v in renders.items() if len(v) - 1 > sum(v))
+    counts = {
+        "renders": sum(map(len, renders.values())),
+        "asset-attempts": len(attempts),
+        "rendered once": sum(len(v) == 1 for v in renders.values()),
+        "rendered again after a crash": sum(1 < len(v) <= sum(v) + 1 for v in renders.values()),
+        "never rendered (a driver result or stale job)": len(attempts - renders.keys()),
+    }
+    unknown = sorted(f"{j} asset {a}" for j, a in renders if (j, a) not in attempts)
+    unrendered = sorted(f"{j} asset {a}" for j, a in recorded if j not in driver_jobs and (j, a) not in renders)
+    return counts, unexplained, unknown, unrendered
+
+
+def check_same_results(events):
     """Check 3: per (batch, job, asset), every AssetProcessed outcome is the same."""
     outcomes = defaultdict(list)
-    for batch_id, payload in rows:
-        e = json.loads(payload)["AssetProcessed"]
+    for batch_id, kind, payload in events:
+        if kind != "AssetProcessed":
+            continue
+        e = json.loads(payload)[kind]
         outcomes[(batch_id, e["jobId"], e["clientId"])].append(json.dumps(e["outcome"], sort_keys=True))
     conflicts = {k: v for k, v in outcomes.items() if len(set(v)) > 1}
     repeats = sum(1 for v in outcomes.values() if len(v) > 1)
@@ -674,9 +792,9 @@ def settle(run, clients_rng, timeout):
     return missing, stuck, bad_failed
 
 
-def check_objects(run, data_dir, rng):
-    """Check 4: every READY batch's objects exist on disk and every download URL answers 200."""
-    objects = data_dir / "objects"
+def check_objects(run, objects, rng):
+    """Check 4: every READY batch's objects exist on disk (`objects`, the local store's directory;
+    None on S3, where the presigned GETs alone show it) and every download URL answers 200."""
     with run.lock:
         ready = [b for b in run.batches if b.status == "READY" and b.final]
     lost, checked = [], Counter()
@@ -692,8 +810,8 @@ def check_objects(run, data_dir, rng):
         for a in b.final["assets"]:
             for key in [a["rawObjectKey"], *a["renditions"].values()]:
                 with lock:
-                    checked["object files"] += 1
-                if not (objects / key).is_file():
+                    checked["object files"] += bool(objects)
+                if objects and not (objects / key).is_file():
                     lose(f"{b.batch_id}: object file missing: objects/{key}")
         fixture_of = {c: run.fixtures[name] for c, _, name in b.files}
         for res in RESOLUTIONS:
@@ -719,10 +837,80 @@ def check_objects(run, data_dir, rng):
     return lost, checked
 
 
+def sqs(endpoint, action, **params):
+    """One SQS query-protocol call to moto; the XML answer. Moto checks no signature, but routes
+    a request by the service its credential scope names."""
+    data = urllib.parse.urlencode(dict(Action=action, Version="2012-11-05", **params)).encode()
+    auth = ("AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/sqs/aws4_request, "
+            "SignedHeaders=host, Signature=0")
+    status, body = raw_http("POST", endpoint + "/", data,
+                            {"Content-Type": "application/x-www-form-urlencoded", "Authorization": auth})
+    if status != 200:
+        raise SystemExit(f"SQS {action} on {endpoint}: {status} {body[:300]!r}")
+    return body.decode()
+
+
+def xml_value(xml, tag):
+    return re.search(f"<{tag}>([^<]*)</{tag}>", xml).group(1)
+
+
+def queue_attribute(endpoint, url, name):
+    xml = sqs(endpoint, "GetQueueAttributes", QueueUrl=url, **{"AttributeName.1": name})
+    return xml_value(xml, "Value")
+
+
+def create_queue(endpoint, name, dlq=None):
+    """A queue with a 10 s visibility timeout (as the worker's) and, with `dlq`, a redrive to it
+    after 5 receives, like scripts/aws-emulator's; its URL."""
+    attrs = {"VisibilityTimeout": "10"}
+    if dlq:
+        arn = queue_attribute(endpoint, dlq, "QueueArn")
+        attrs["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": "5"})
+    params = {"QueueName": name}
+    for n, (k, v) in enumerate(attrs.items(), 1):
+        params[f"Attribute.{n}.Name"], params[f"Attribute.{n}.Value"] = k, v
+    return xml_value(sqs(endpoint, "CreateQueue", **params), "QueueUrl")
+
+
+def aws_env(run_name):
+    """The variables of `scripts/aws-emulator start` (which starts moto and s3s-fs unless they
+    answer already), with queues of this run's own: nothing another run or test left on the
+    shared queues is delivered here, and the dead-letter count is this run's."""
+    p = subprocess.run([str(ROOT / "scripts/aws-emulator"), "start"], stdout=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        raise SystemExit("scripts/aws-emulator start failed")
+    env = dict(line.removeprefix("export ").split("=", 1) for line in p.stdout.splitlines() if "=" in line)
+    endpoint, prefix = env["TOQ_MEDIA_SQS_ENDPOINT"], f"toq-chaos-{run_name}"
+    jobs_dlq = create_queue(endpoint, f"{prefix}-jobs-dlq")
+    results_dlq = create_queue(endpoint, f"{prefix}-results-dlq")
+    env.update(TOQ_MEDIA_SQS_JOBS_URL=create_queue(endpoint, f"{prefix}-jobs", jobs_dlq),
+               TOQ_MEDIA_SQS_RESULTS_URL=create_queue(endpoint, f"{prefix}-results", results_dlq),
+               TOQ_MEDIA_SQS_RESULTS_DLQ_URL=results_dlq,
+               TOQ_MEDIA_SQS_LISTING_EVENTS_URL=create_queue(endpoint, f"{prefix}-listing-events"),
+               TOQ_MEDIA_SQS_WAIT_SECONDS="1")
+    return env, jobs_dlq
+
+
+# --expect-fail NAME: the fault, and the check that must fail under it. `http_5xx` and
+# `render_twice` are the server's own fault switch (TOQ_MEDIA_FAULT, see src/fault.rs);
+# `outage` is the driver's: every serve process down for longer than a client keeps trying.
+FAULTS = {
+    "http_5xx": ("http_5xx:0.02", "5xx"),
+    "render_twice": ("render_twice:0.2", "renders"),
+    "outage": (None, "abandoned"),
+}
+OUTAGE_SECONDS = 12
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--duration", type=float, default=120, help="seconds of load with kills (default 120)")
-    p.add_argument("--db", choices=("sqlite", "mysql"), default="sqlite")
+    p.add_argument("--db", choices=("sqlite", "mysql", "postgres"), default="sqlite")
+    p.add_argument("--aws", action="store_true",
+                   help="S3 on s3s-fs and SQS on moto (scripts/aws-emulator), two serve processes with the "
+                        "worker off and one `toq-media worker`, all three killed")
+    p.add_argument("--expect-fail", choices=sorted(FAULTS), metavar="FAULT",
+                   help=f"inject FAULT ({', '.join(sorted(FAULTS))}) and exit 0 only if the check it breaks fails")
     p.add_argument("--clients", type=int, default=4, help="client threads (default 4)")
     p.add_argument("--settle", type=float, default=90, help="seconds allowed to reach READY/FAILED (default 90)")
     p.add_argument("--kill-every", type=float, nargs=2, default=(3, 6), metavar=("MIN", "MAX"),
@@ -740,13 +928,16 @@ def main():
     binary = str(Path(args.bin).resolve())
     if not os.access(binary, os.X_OK):
         raise SystemExit(f"{binary} is missing: cargo build")
+    mode = f"{args.db}{'+aws' if args.aws else ''}"
+    fault, expected_failure = FAULTS[args.expect_fail] if args.expect_fail else (None, None)
 
     # A fresh run directory; the last five runs are kept for their logs.
     base = ROOT / "target/chaos"
     base.mkdir(parents=True, exist_ok=True)
     for old in sorted(d for d in base.iterdir() if d.is_dir())[:-4]:
         shutil.rmtree(old, ignore_errors=True)
-    run_dir = base / f"{time.strftime('%Y%m%d-%H%M%S')}-{args.db}"
+    run_name = f"{time.strftime('%Y%m%d-%H%M%S')}-{mode.replace('+', '-')}"
+    run_dir = base / run_name
     shutil.rmtree(run_dir, ignore_errors=True)
     data_dir = run_dir / "data"
     data_dir.mkdir(parents=True)
@@ -755,13 +946,20 @@ def main():
     # the run settle sooner (the heartbeat keeps live jobs hidden either way).
     env.update(TOQ_MEDIA_DATA_DIR=str(data_dir), TOQ_MEDIA_LOG=os.environ.get("TOQ_MEDIA_LOG", "info"),
                TOQ_MEDIA_WORKER_VISIBILITY_SECONDS="10")
-    if args.db == "mysql":
-        sh(["mysql", "-h127.0.0.1", "-P3306", "-uroot", "-e",
-            f"DROP DATABASE IF EXISTS {MYSQL_DB}; CREATE DATABASE {MYSQL_DB}"], env)
-        env["TOQ_MEDIA_DATABASE_URL"] = f"mysql://root@127.0.0.1:3306/{MYSQL_DB}"
+    db = Database(args.db, env, data_dir)
+    db.create()
+    if db.url:
+        env["TOQ_MEDIA_DATABASE_URL"] = db.url
+    jobs_dlq = None
+    if args.aws:
+        aws, jobs_dlq = aws_env(run_name)
+        env.update(aws)
+    if fault:
+        env["TOQ_MEDIA_FAULT"] = fault
 
-    log(f"chaos: {args.db}, {args.duration:g}s of load, {args.clients} clients, kill every "
-        f"{args.kill_every[0]:g}-{args.kill_every[1]:g}s, seed {seed}; run dir {run_dir.relative_to(ROOT)}")
+    log(f"chaos: {mode}, {args.duration:g}s of load, {args.clients} clients, kill every "
+        f"{args.kill_every[0]:g}-{args.kill_every[1]:g}s, seed {seed}; run dir {run_dir.relative_to(ROOT)}"
+        + (f"; FAULT {args.expect_fail} on, expecting the {expected_failure} check to fail" if args.expect_fail else ""))
     sh([binary, "migrate"], env, run_dir / "migrate.out")
     secrets = (sh([binary, "secret", "internal"], env).stdout.strip(),
                sh([binary, "secret", "callback"], env).stdout.strip())
@@ -771,13 +969,18 @@ def main():
         data = (ROOT / "tests/fixtures" / name).read_bytes()
         fixtures[name] = (data, hashlib.sha256(data).hexdigest(), ctype, atype)
 
-    servers = [Server(n, port, env, run_dir, binary) for n, port in zip("AB", PORTS)]
+    if args.aws:
+        servers = [Server(n, port, dict(env, TOQ_MEDIA_WORKER="off"), run_dir, binary) for n, port in zip("AB", PORTS)]
+        processes = servers + [Server("W", None, env, run_dir, binary, command="worker")]
+    else:
+        servers = [Server(n, port, env, run_dir, binary) for n, port in zip("AB", PORTS)]
+        processes = servers
     stop_kills, stop_load = threading.Event(), threading.Event()
 
     def cleanup(*_):
         stop_kills.set()
         stop_load.set()
-        for s in servers:
+        for s in processes:
             s.closed = True
             s.kill()
 
@@ -789,13 +992,15 @@ def main():
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        for s in servers:
+        for s in processes:
             s.start()
-        wait_ready(servers)
+        wait_ready(processes)
         run = Run(args, binary, env, secrets, token, fixtures)
         clients = [Client(n, run, stop_load) for n in range(args.clients)]
+        outage = OUTAGE_SECONDS if args.expect_fail == "outage" else None
         kill_thread = threading.Thread(target=killer, daemon=True, args=(
-            servers, stop_kills, random.Random(seed), args.kill_every[0], args.kill_every[1], args.down_for))
+            processes, stop_kills, random.Random(seed), args.kill_every[0], args.kill_every[1], args.down_for,
+            outage))
         started = time.time()
         for c in clients:
             c.start()
@@ -805,22 +1010,25 @@ def main():
             created, completed, ready, failed = run.counts()
             log(f"[{time.time() - started:5.0f}s] {phase}: kills {STATS.kills}, batches {created} created / "
                 f"{completed} completed / {ready} READY / {failed} FAILED, commands {sum(STATS.commands.values())}, "
-                f"connection errors {STATS.conn_errors}, 5xx {STATS.http_5xx}, unexpected {len(STATS.unexpected)}")
+                f"connection errors {STATS.conn_errors}, 5xx {STATS.http_5xx}, unexpected {len(STATS.unexpected)}, "
+                f"abandoned {len(STATS.abandoned)}")
 
         while time.time() - started < args.duration:
             time.sleep(min(5, max(0.1, args.duration - (time.time() - started))))
             progress("load")
         stop_kills.set()
         kill_thread.join()
-        for s in servers:  # the killer restarts whom it killed, but make sure
+        for s in processes:  # the killer restarts whom it killed, but make sure
             if not s.alive():
                 s.start()
         stop_load.set()
         for c in clients:
             c.join(60)
+            if c.is_alive():
+                STATS.abandon(f"{c.name} still in a step 60 s after the load stopped")
         load_seconds = time.time() - started
         progress("load stopped, killing stopped")
-        wait_ready(servers)
+        wait_ready(processes)
 
         # ---- checks ----
         t0 = time.time()
@@ -828,14 +1036,23 @@ def main():
         missing, stuck, bad_failed = settle(run, rng, args.settle)
         settle_seconds = time.time() - t0
         log(f"[{time.time() - started:5.0f}s] settled in {settle_seconds:.1f}s; checking objects and downloads")
-        lost, checked = check_objects(run, data_dir, rng)
-        log(f"[{time.time() - started:5.0f}s] stopping the servers (SIGTERM); verifying the database")
-        for s in servers:
+        lost, checked = check_objects(run, None if args.aws else data_dir / "objects", rng)
+        log(f"[{time.time() - started:5.0f}s] stopping the processes (SIGTERM, the worker SIGINT); verifying")
+        for s in processes:
             s.stop()
         verify = sh([binary, "projections", "verify"], env, run_dir / "projections-verify.out", check=False)
         audit = sh([binary, "audit", "verify"], env, run_dir / "audit-verify.out", check=False)
-        results, repeats, conflicts = check_same_results(asset_processed_rows(args, env, data_dir))
-        redelivered, dead = redeliveries(run_dir), dead_letters(args, env, data_dir)
+        events = batch_events(db)
+        results, repeats, conflicts = check_same_results(events)
+        instances = process_instances(run_dir)
+        with run.lock:
+            driver_jobs = {b.jobs[1] for b in run.batches if b.driver_result and 1 in b.jobs}
+        recorded = {(e["jobId"], e["clientId"]) for e in
+                    (json.loads(payload)[kind] for _, kind, payload in events if kind == "AssetProcessed")}
+        renders = check_renders(count_renders(instances), asset_attempts(events), recorded, driver_jobs)
+        redelivered = redeliveries(instances)
+        dead = (queue_attribute(env["TOQ_MEDIA_SQS_ENDPOINT"], jobs_dlq, "ApproximateNumberOfMessages")
+                if jobs_dlq else dead_letters(db))
         total_seconds = time.time() - started
     finally:
         cleanup()
@@ -846,19 +1063,20 @@ def main():
     st = Counter(b.status for b in batches)
     failures = []
 
-    def check(ok, what, details=()):
+    def check(ok, what, details=(), key=None):
         log(f"  [{'ok' if ok else 'FAIL'}] {what}")
         for d in list(details)[:10]:
             log(f"         {d}")
         if len(details) > 10:
             log(f"         ... and {len(details) - 10} more")
         if not ok:
-            failures.append(what)
+            failures.append(key or what)
 
     log("")
-    log(f"chaos report ({args.db}, seed {seed}, run dir {run_dir.relative_to(ROOT)})")
+    log(f"chaos report ({mode}, seed {seed}, run dir {run_dir.relative_to(ROOT)})")
     log(f"  time: load {load_seconds:.1f}s, settle {settle_seconds:.1f}s, total {total_seconds:.1f}s")
-    log(f"  kills: {STATS.kills} (restarts {STATS.restarts}; starts A={servers[0].starts} B={servers[1].starts})")
+    log(f"  kills: {STATS.kills} (restarts {STATS.restarts}; starts "
+        + " ".join(f"{s.name}={s.starts}" for s in processes) + ")")
     log(f"  commands sent: {sum(STATS.commands.values())}: "
         + ", ".join(f"{k} {v}" + (f" (+{STATS.resent[k]} resent)" if STATS.resent[k] else "")
                     for k, v in sorted(STATS.commands.items())))
@@ -869,9 +1087,9 @@ def main():
     log(f"  connection errors: {STATS.conn_errors} ({STATS.conn_errors - STATS.cut_mid_request} refused, "
         f"{STATS.cut_mid_request} cut mid-request; each retried on the other process)")
     log(f"  5xx answers: {STATS.http_5xx}")
-    for s5 in STATS.samples_5xx:
-        log(f"         {s5}")
     log(f"  jobs redelivered after their worker was killed: {redelivered}; job messages dead-lettered: {dead}")
+    counts, unexplained, unknown, unrendered = renders
+    log("  worker renders: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + f", unexplained {len(unexplained)}")
     for k, v in sorted(STATS.notes.items()):
         log(f"  {k}: {v}")
     log(f"  lost = {len(lost)} (checked {checked['object files']} object files, {checked['download URLs']} download URLs)")
@@ -895,8 +1113,32 @@ def main():
           STATS.violations)
     check(not STATS.unexpected, f"clients got only the answers the contract promises ({len(STATS.unexpected)} others)",
           STATS.unexpected)
+    left = [f"{b.batch_id} (listing {b.listing}) created, never completed" for b in batches if not b.completed]
+    check(not STATS.abandoned and not left, f"no client flow abandoned ({len(STATS.abandoned)} given up, "
+                                            f"{len(left)} batches left before complete)", STATS.abandoned + left,
+          key="abandoned")
+    check(not STATS.http_5xx, f"no 5xx answer ({STATS.http_5xx})", STATS.samples_5xx, key="5xx")
+    check(not (unexplained or unknown or unrendered),
+          f"no asset-attempt rendered twice without a crash to explain it ({counts['renders']} renders of "
+          f"{counts['asset-attempts']} asset-attempts: {len(unexplained)} unexplained, {len(unknown)} of "
+          f"unknown asset-attempts, {len(unrendered)} results recorded without a render logged)",
+          unexplained + [f"unknown: {u}" for u in unknown] + [f"no render logged: {u}" for u in unrendered],
+          key="renders")
+    return verdict(failures, args.expect_fail, expected_failure, run_dir)
+
+
+def verdict(failures, fault, expected, run_dir):
+    """The exit status: 0 when every check passed; under --expect-fail, 0 only when the check
+    the fault breaks failed (the others are reported, not judged)."""
+    logs = run_dir.relative_to(ROOT)
+    if fault:
+        if expected in failures:
+            log(f"chaos: the {expected} check failed under fault {fault}, as it must; logs in {logs}")
+            return 0
+        log(f"chaos: FAILED: fault {fault} was on but the {expected} check passed; logs in {logs}")
+        return 1
     if failures:
-        log(f"chaos: FAILED ({len(failures)} checks); logs in {run_dir.relative_to(ROOT)}")
+        log(f"chaos: FAILED ({len(failures)} checks); logs in {logs}")
         return 1
     log("chaos: passed")
     return 0

@@ -6,6 +6,7 @@ pub mod aws;
 pub mod backends;
 pub mod config;
 pub mod engine;
+pub mod fault;
 pub mod http;
 pub mod lease;
 pub mod ops;

@@ -163,6 +163,7 @@ async fn run_worker(config: &Config, store: Store) -> anyhow::Result<()> {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::from_env()?;
+    toq_media::fault::init()?;
     let command = cli.command.unwrap_or(Command::Serve);
     if let Command::Token { user, role, hours } = &command {
         let role = Role::parse(role).with_context(|| {

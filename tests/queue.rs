@@ -1,5 +1,6 @@
-//! The embedded table queue and the outbox relay. Each check takes the server to run against
-//! (see `common::fresh_store`), like the backend suite, so it can run on MySQL and PostgreSQL too.
+//! The embedded table queue and the outbox relay, on every backend: each check takes the server
+//! to run against (see `common::fresh_store`), and `on_backend!` makes it a test per backend
+//! (`sqlite::*` always; `mysql::*` and `postgres::*` ignored, run by `.ci/run`).
 
 mod common;
 
@@ -336,42 +337,45 @@ mod check {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn send_dedupes_by_key() {
-    check::send_dedupes_by_key(SQLITE).await;
+/// The checks as tests on one backend: `$server` gives its server (see `common::fresh_store`),
+/// and any attributes (`#[ignore]`) go on every test.
+macro_rules! on_backend {
+    ($backend:ident, $server:expr $(, #[$attr:meta])*) => {
+        mod $backend {
+            use super::*;
+
+            tests!($server, [$(#[$attr])*]
+                send_dedupes_by_key 2, receive_hides_until_visibility_expires 2,
+                delete_removes_the_message 2, extend_keeps_the_message_hidden 2,
+                max_receives_dead_letters 2, concurrent_receivers_never_share_a_message 8,
+                relay_moves_outbox_rows_once 4, run_relays_until_shutdown 2);
+        }
+    };
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn receive_hides_until_visibility_expires() {
-    check::receive_hides_until_visibility_expires(SQLITE).await;
+/// One test per `NAME THREADS` (a function of `check`, and its runtime's worker threads), one at a time.
+macro_rules! tests {
+    ($server:expr, [$($attrs:tt)*]) => {};
+    ($server:expr, [$($attrs:tt)*] $name:ident $threads:literal $(, $rest:ident $rest_threads:literal)*) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = $threads)]
+        $($attrs)*
+        async fn $name() {
+            check::$name(&$server).await;
+        }
+
+        tests!($server, [$($attrs)*] $($rest $rest_threads),*);
+    };
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn delete_removes_the_message() {
-    check::delete_removes_the_message(SQLITE).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn extend_keeps_the_message_hidden() {
-    check::extend_keeps_the_message_hidden(SQLITE).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn max_receives_dead_letters() {
-    check::max_receives_dead_letters(SQLITE).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
-async fn concurrent_receivers_never_share_a_message() {
-    check::concurrent_receivers_never_share_a_message(SQLITE).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn relay_moves_outbox_rows_once() {
-    check::relay_moves_outbox_rows_once(SQLITE).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn run_relays_until_shutdown() {
-    check::run_relays_until_shutdown(SQLITE).await;
-}
+on_backend!(sqlite, SQLITE.to_owned());
+// Run by `.ci/run` with `--ignored` and the URL set; without the server they fail loudly.
+on_backend!(
+    mysql,
+    common::server_url("TOQ_MEDIA_TEST_MYSQL_URL"),
+    #[ignore = "needs MySQL: run by .ci/run"]
+);
+on_backend!(
+    postgres,
+    common::server_url("TOQ_MEDIA_TEST_POSTGRES_URL"),
+    #[ignore = "needs PostgreSQL: run by .ci/run"]
+);
