@@ -360,14 +360,14 @@ macro_rules! tests {
         #[tokio::test(flavor = "multi_thread", worker_threads = $threads)]
         $($attrs)*
         async fn $name() {
-            check::$name(&$server).await;
+            check::$name(&*$server).await;
         }
 
         tests!($server, [$($attrs)*] $($rest $rest_threads),*);
     };
 }
 
-on_backend!(sqlite, SQLITE.to_owned());
+on_backend!(sqlite, SQLITE);
 // Run by `.ci/run` with `--ignored` and the URL set; without the server they fail loudly.
 on_backend!(
     mysql,

@@ -148,7 +148,7 @@ mod tests {
             Err(SignatureError::Invalid)
         );
         assert_eq!(ok(&good.to_uppercase().replace("V1=", "v1=")), Ok(()));
-        let five = vec![other.as_str(); 4].join(",") + "," + &good;
+        let five = [other.as_str(); 4].join(",") + "," + &good;
         for bad in [
             "",
             "v1=",
