@@ -265,7 +265,7 @@ async fn lifecycle(engine: &Engine, n: u64) -> Result<u64> {
             .batch(id, MediaBatchCommand::RecordResult(result), &actor)
             .await?;
     }
-    let settled = engine.settle_ready_batches().await?;
+    let settled = toq_media::process::ready_listing::catch_up(engine).await?;
     ensure!(settled == 1, "batch {n} did not become READY");
     Ok(4 + FILES as u64 + settled as u64)
 }

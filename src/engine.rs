@@ -1,16 +1,16 @@
 //! Runs commands against the aggregates: loads, decides, appends — retrying when another writer
-//! got in between — and settles what a commit leaves for later (a READY batch's listing).
+//! got in between — and returns what was committed, for the processes that follow on from it.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use aggregates::{
-    BatchId, Listing, ListingCommand, ListingError, ListingId, ListingStatus, MediaBatch,
-    MediaBatchCommand, MediaBatchError,
+    BatchId, Listing, ListingCommand, ListingError, ListingEvent, ListingId, ListingStatus,
+    MediaBatch, MediaBatchCommand, MediaBatchError, MediaBatchEvent,
 };
+use cqrs_es::event_sink::EventSink;
 use cqrs_es::persist::PersistedEventStore;
-use cqrs_es::{Aggregate, AggregateError, CqrsFramework};
-use sqlx::Row as _;
+use cqrs_es::{Aggregate, AggregateContext, AggregateError, EventStore, Query};
 
 use crate::store::{OpenBatchTaken, Store, StoreError};
 
@@ -64,12 +64,51 @@ pub enum CommandError {
     Store(#[from] StoreError),
 }
 
-type Framework<A> = CqrsFramework<A, PersistedEventStore<Store, A>>;
+/// One aggregate type's load–decide–commit, as cqrs-es's `CqrsFramework::execute` does it, but
+/// handing back the committed events (the framework returns nothing).
+struct Decider<A: Aggregate> {
+    events: PersistedEventStore<Store, A>,
+    queries: Vec<Box<dyn Query<A>>>,
+}
+
+impl<A: Aggregate<Services = ()>> Decider<A> {
+    fn new(store: &Store, queries: Vec<Box<dyn Query<A>>>) -> Self {
+        Self {
+            events: PersistedEventStore::new_event_store(store.clone()),
+            queries,
+        }
+    }
+
+    async fn execute(
+        &self,
+        id: &str,
+        command: A::Command,
+        metadata: HashMap<String, String>,
+    ) -> Result<Vec<A::Event>, AggregateError<A::Error>> {
+        let mut context = self.events.load_aggregate(id).await?;
+        let sink = EventSink::default();
+        context
+            .aggregate()
+            .handle(command, &(), &sink)
+            .await
+            .map_err(AggregateError::UserError)?;
+        let committed = self
+            .events
+            .commit(sink.collect().await, context, metadata)
+            .await?;
+        if !committed.is_empty() {
+            for query in &self.queries {
+                query.dispatch(id, &committed).await;
+            }
+        }
+        Ok(committed.into_iter().map(|e| e.payload).collect())
+    }
+}
 
 pub struct Engine {
     store: Store,
-    batches: Framework<MediaBatch>,
-    listings: Framework<Listing>,
+    batches: Decider<MediaBatch>,
+    listings: Decider<Listing>,
 }
 
 const ATTEMPTS: u32 = 8;
@@ -77,16 +116,11 @@ const ATTEMPTS: u32 = 8;
 impl Engine {
     pub fn new(store: Store) -> Self {
         Self {
-            batches: CqrsFramework::new(
-                PersistedEventStore::new_event_store(store.clone()),
+            batches: Decider::new(
+                &store,
                 vec![Box::new(crate::telemetry::BatchMetrics::new(store.clone()))],
-                (),
             ),
-            listings: CqrsFramework::new(
-                PersistedEventStore::new_event_store(store.clone()),
-                vec![],
-                (),
-            ),
+            listings: Decider::new(&store, vec![]),
             store,
         }
     }
@@ -95,12 +129,14 @@ impl Engine {
         &self.store
     }
 
+    /// Runs `command` on the batch; returns the events it committed (none for a repeat the
+    /// batch ignores).
     pub async fn batch(
         &self,
         id: BatchId,
         command: MediaBatchCommand,
         actor: &Actor,
-    ) -> Result<(), CommandError> {
+    ) -> Result<Vec<MediaBatchEvent>, CommandError> {
         run(
             &self.batches,
             &id.to_string(),
@@ -116,7 +152,7 @@ impl Engine {
         id: ListingId,
         command: ListingCommand,
         actor: &Actor,
-    ) -> Result<(), CommandError> {
+    ) -> Result<Vec<ListingEvent>, CommandError> {
         run(
             &self.listings,
             &id.to_string(),
@@ -155,72 +191,22 @@ impl Engine {
             .map_err(StoreError::from)?;
         Ok(status.and_then(|s| ListingStatus::parse(&s).ok()))
     }
-
-    /// Moves the listings of READY batches on to owner approval, from the outbox rows their
-    /// commits left. At least once: the Listing aggregate ignores a repeat. Returns how many.
-    pub async fn settle_ready_batches(&self) -> Result<usize, CommandError> {
-        let store = &self.store;
-        let sql = "SELECT id, payload FROM outbox WHERE topic = ? ORDER BY id LIMIT 100";
-        let rows = sqlx::query(store.dialect().sql(sql))
-            .bind(projections::outbox::MEDIA_READY)
-            .fetch_all(store.pool())
-            .await
-            .map_err(StoreError::from)?;
-        for row in &rows {
-            let id: i64 = row.try_get(0).map_err(StoreError::from)?;
-            let payload: String = row.try_get(1).map_err(StoreError::from)?;
-            let ready: ReadyMessage = serde_json::from_str(&payload)
-                .map_err(|source| StoreError::CorruptOutbox { id, source })?;
-            let command = ListingCommand::MediaReady {
-                batch_id: ready.batch_id,
-                now: chrono::Utc::now(),
-            };
-            match self
-                .listing(
-                    ready.listing_identity_id,
-                    command,
-                    &Actor::system("settler"),
-                )
-                .await
-            {
-                // A batch of a listing this service never synced has nothing to move.
-                Ok(()) | Err(CommandError::Listing(ListingError::NotFound)) => {}
-                Err(e) => return Err(e),
-            }
-            sqlx::query(store.dialect().sql("DELETE FROM outbox WHERE id = ?"))
-                .bind(id)
-                .execute(store.pool())
-                .await
-                .map_err(StoreError::from)?;
-        }
-        Ok(rows.len())
-    }
-}
-
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ReadyMessage {
-    listing_identity_id: ListingId,
-    batch_id: BatchId,
 }
 
 async fn run<A>(
-    framework: &Framework<A>,
+    decider: &Decider<A>,
     id: &str,
     command: A::Command,
     actor: &Actor,
     refused: fn(A::Error) -> CommandError,
-) -> Result<(), CommandError>
+) -> Result<Vec<A::Event>, CommandError>
 where
-    A: Aggregate,
+    A: Aggregate<Services = ()>,
     A::Command: Clone,
 {
     for attempt in 1..=ATTEMPTS {
-        match framework
-            .execute_with_metadata(id, command.clone(), actor.metadata())
-            .await
-        {
-            Ok(()) => return Ok(()),
+        match decider.execute(id, command.clone(), actor.metadata()).await {
+            Ok(events) => return Ok(events),
             Err(AggregateError::UserError(e)) => return Err(refused(e)),
             Err(AggregateError::AggregateConflict) if attempt < ATTEMPTS => {
                 // Another writer appended first: decide again on the fresh state.

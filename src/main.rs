@@ -11,6 +11,7 @@ use toq_media::backends::Backends;
 use toq_media::config::Config;
 use toq_media::engine::Engine;
 use toq_media::ops::{audit, history, progress, rebuild, verify, workload};
+use toq_media::process::ready_listing;
 use toq_media::startup;
 use toq_media::store::Store;
 use toq_media::worker;
@@ -347,7 +348,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             listings,
         } => {
             let engine = Engine::new(store);
-            engine.settle_ready_batches().await?;
+            ready_listing::catch_up(&engine).await?;
             let mut w = workload::Workload::resume(&engine, seed, listings).await?;
             let stats = w.run(steps, &progress::bar(steps, "commands")).await?;
             println!(

@@ -302,7 +302,12 @@ mod check {
         assert_eq!(relay_once(&store, &Sinks::tables(), 100).await.unwrap(), 0);
         let ready = "SELECT COUNT(*) FROM outbox WHERE topic = 'listing.media_ready'";
         assert_eq!(count(&store, ready).await, 1, "left to the engine");
-        assert_eq!(engine.settle_ready_batches().await.unwrap(), 1);
+        assert_eq!(
+            toq_media::process::ready_listing::catch_up(&engine)
+                .await
+                .unwrap(),
+            1
+        );
         assert_eq!(relay_once(&store, &Sinks::tables(), 100).await.unwrap(), 1);
         assert_eq!(count(&store, "SELECT COUNT(*) FROM outbox").await, 0);
         let events = TableQueue::new(store, LISTING_EVENTS, SHORT, 5);

@@ -13,7 +13,7 @@ use chrono::{Duration, Utc};
 use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use toq_media::storage::{LocalStore, UploadTicket, routes};
+use toq_media::storage::{LocalStore, PresignedPut, routes};
 
 const SECRET: &[u8] = b"storage integration test secret";
 const JPEG: &str = "image/jpeg";
@@ -106,7 +106,7 @@ impl Harness {
         url.strip_prefix(&format!("http://{}", self.addr)).unwrap()
     }
 
-    fn ticket(&self, key: &ObjectKey, body: &[u8]) -> UploadTicket {
+    fn ticket(&self, key: &ObjectKey, body: &[u8]) -> PresignedPut {
         self.ticket_with(key, body.len() as u64, &sha256(body), Duration::minutes(15))
     }
 
@@ -116,7 +116,7 @@ impl Harness {
         bytes: u64,
         checksum: &Checksum,
         ttl: Duration,
-    ) -> UploadTicket {
+    ) -> PresignedPut {
         self.store
             .presign_put(key, JPEG, bytes, checksum, ttl, Utc::now())
     }

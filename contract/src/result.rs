@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// A processing result as the pipeline sends it: ids and status as text, checked by
-/// [`CallbackBody::into_command`], so that every broken field is named in one answer.
+/// [`ResultMessage::try_from`], so that every broken field is named in one answer.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
@@ -53,31 +53,61 @@ pub struct CallbackOutput {
     pub error_message: Option<String>,
 }
 
-impl CallbackBody {
-    /// The command this result asks for at `now`, or every broken field. The outputs are
-    /// checked by the batch itself, which knows its assets and keys.
-    pub fn into_command(
-        self,
-        now: DateTime<Utc>,
-    ) -> Result<(BatchId, MediaBatchCommand), Vec<FieldError>> {
+/// A result with its ids and status parsed: what the intake takes, whichever way it arrived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResultMessage {
+    pub job_id: JobId,
+    pub batch_id: BatchId,
+    pub attempt: u32,
+    pub status: ResultStatus,
+    /// Checked by the batch itself, which knows its assets and keys.
+    pub outputs: Vec<AssetOutput>,
+    pub failure_reason: Option<String>,
+}
+
+impl ResultMessage {
+    /// The command this result asks for at `now`, for the batch it names.
+    pub fn into_command(self, now: DateTime<Utc>) -> (BatchId, MediaBatchCommand) {
+        let command = MediaBatchCommand::RecordResult(RecordResult {
+            job_id: self.job_id,
+            attempt: self.attempt,
+            status: self.status,
+            outputs: self.outputs,
+            failure_reason: self.failure_reason,
+            now,
+        });
+        (self.batch_id, command)
+    }
+}
+
+/// The wire spelling of a status, one place for both directions.
+const STATUSES: [(ResultStatus, &str); 3] = [
+    (ResultStatus::Running, "RUNNING"),
+    (ResultStatus::Succeeded, "SUCCEEDED"),
+    (ResultStatus::Failed, "FAILED"),
+];
+
+impl TryFrom<CallbackBody> for ResultMessage {
+    /// Every broken field, named at once.
+    type Error = Vec<FieldError>;
+
+    fn try_from(body: CallbackBody) -> Result<Self, Self::Error> {
         let mut errors = Vec::new();
-        let batch_id = BatchId::parse(&self.batch_id)
+        let batch_id = BatchId::parse(&body.batch_id)
             .map_err(|e| errors.push(FieldError::new("batchId", e.to_string())));
-        let job_id = JobId::parse(&self.job_id)
+        let job_id = JobId::parse(&body.job_id)
             .map_err(|e| errors.push(FieldError::new("jobId", e.to_string())));
-        let status = match self.status.as_str() {
-            "RUNNING" => Some(ResultStatus::Running),
-            "SUCCEEDED" => Some(ResultStatus::Succeeded),
-            "FAILED" => Some(ResultStatus::Failed),
-            _ => {
-                errors.push(FieldError::new(
-                    "status",
-                    "must be RUNNING, SUCCEEDED or FAILED",
-                ));
-                None
-            }
-        };
-        if self.attempt == 0 {
+        let status = STATUSES
+            .iter()
+            .find(|(_, name)| *name == body.status)
+            .map(|(status, _)| *status);
+        if status.is_none() {
+            errors.push(FieldError::new(
+                "status",
+                "must be RUNNING, SUCCEEDED or FAILED",
+            ));
+        }
+        if body.attempt == 0 {
             errors.push(FieldError::new("attempt", "must be at least 1"));
         }
         let (Ok(batch_id), Ok(job_id), Some(status), true) =
@@ -85,29 +115,67 @@ impl CallbackBody {
         else {
             return Err(errors);
         };
-        let outputs = self
-            .outputs
-            .into_iter()
-            .map(|o| AssetOutput {
-                client_id: o.client_id,
-                raw_key: o.raw_key,
-                renditions: o.renditions,
-                width: o.width,
-                height: o.height,
-                duration_millis: o.duration_millis,
-                error_code: o.error_code,
-                error_message: o.error_message,
-            })
-            .collect();
-        let command = MediaBatchCommand::RecordResult(RecordResult {
+        Ok(Self {
             job_id,
-            attempt: self.attempt,
+            batch_id,
+            attempt: body.attempt,
             status,
-            outputs,
-            failure_reason: self.failure_reason,
-            now,
-        });
-        Ok((batch_id, command))
+            outputs: body.outputs.into_iter().map(AssetOutput::from).collect(),
+            failure_reason: body.failure_reason,
+        })
+    }
+}
+
+impl From<&ResultMessage> for CallbackBody {
+    /// The wire form, for a results queue an external pipeline would write.
+    fn from(m: &ResultMessage) -> Self {
+        let status = STATUSES
+            .iter()
+            .find(|(status, _)| *status == m.status)
+            .map_or("FAILED", |(_, name)| name);
+        Self {
+            job_id: m.job_id.to_string(),
+            batch_id: m.batch_id.to_string(),
+            attempt: m.attempt,
+            status: status.to_owned(),
+            outputs: m
+                .outputs
+                .iter()
+                .cloned()
+                .map(CallbackOutput::from)
+                .collect(),
+            failure_reason: m.failure_reason.clone(),
+        }
+    }
+}
+
+impl From<CallbackOutput> for AssetOutput {
+    fn from(o: CallbackOutput) -> Self {
+        Self {
+            client_id: o.client_id,
+            raw_key: o.raw_key,
+            renditions: o.renditions,
+            width: o.width,
+            height: o.height,
+            duration_millis: o.duration_millis,
+            error_code: o.error_code,
+            error_message: o.error_message,
+        }
+    }
+}
+
+impl From<AssetOutput> for CallbackOutput {
+    fn from(o: AssetOutput) -> Self {
+        Self {
+            client_id: o.client_id,
+            raw_key: o.raw_key,
+            renditions: o.renditions,
+            width: o.width,
+            height: o.height,
+            duration_millis: o.duration_millis,
+            error_code: o.error_code,
+            error_message: o.error_message,
+        }
     }
 }
 
@@ -128,9 +196,7 @@ mod tests {
 
     #[test]
     fn every_broken_field_is_named_at_once() {
-        let errors = body("x", "y", 0, "DONE")
-            .into_command(Utc::now())
-            .unwrap_err();
+        let errors = ResultMessage::try_from(body("x", "y", 0, "DONE")).unwrap_err();
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["batchId", "jobId", "status", "attempt"]);
     }
@@ -140,7 +206,9 @@ mod tests {
         let job = "0193a5b3-1a2b-7c3d-8e4f-5a6b7c8d9e0f";
         let batch = "0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b";
         let now = Utc::now();
-        let (id, command) = body(job, batch, 2, "FAILED").into_command(now).unwrap();
+        let message = ResultMessage::try_from(body(job, batch, 2, "FAILED")).unwrap();
+        assert_eq!(CallbackBody::from(&message).status, "FAILED");
+        let (id, command) = message.into_command(now);
         assert_eq!(id.to_string(), batch);
         let MediaBatchCommand::RecordResult(r) = command else {
             panic!("{command:?}")

@@ -1,5 +1,5 @@
 //! A pipeline result (API.md §6), as the callback and the results queue take it: any bytes,
-//! through JSON into `CallbackBody`, `into_command`, and the `MediaBatch` that decides on it (a
+//! through JSON into `CallbackBody`, `ResultMessage`, and the `MediaBatch` that decides on it (a
 //! PROCESSING batch of listing 123 with a photo, a video and a document).
 //!
 //! Beyond "never panics": whatever the batch accepts keeps the promises downloads and cleanup
@@ -15,7 +15,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use cqrs_es::Aggregate;
 use libfuzzer_sys::fuzz_target;
 use serde_json::json;
-use toq_contract::result::CallbackBody;
+use toq_contract::result::{CallbackBody, ResultMessage};
 
 const BATCH: &str = "0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b";
 const JOB: &str = "0193a5b3-1a2b-7c3d-8e4f-5a6b7c8d9e0f";
@@ -86,8 +86,8 @@ fuzz_target!(|data: &[u8]| {
     let Ok(body) = serde_json::from_slice::<CallbackBody>(data) else {
         return; // the HTTP layer's 400
     };
-    let command = match body.into_command(at()) {
-        Ok((_, command)) => command,
+    let command = match ResultMessage::try_from(body) {
+        Ok(message) => message.into_command(at()).1,
         Err(errors) => {
             assert!(!errors.is_empty());
             for e in &errors {

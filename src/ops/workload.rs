@@ -9,6 +9,7 @@ use indicatif::ProgressBar;
 use sqlx::Row as _;
 
 use crate::engine::{Actor, CommandError, Engine};
+use crate::process::ready_listing;
 use crate::store::StoreError;
 
 /// SplitMix64: small, seedable, good enough to pick actions.
@@ -104,10 +105,10 @@ impl<'e> Workload<'e> {
         Ok(self.stats)
     }
 
-    fn count(&mut self, result: Result<(), CommandError>) -> Result<(), CommandError> {
+    fn count<T>(&mut self, result: Result<T, CommandError>) -> Result<(), CommandError> {
         self.stats.commands += 1;
         match result {
-            Ok(()) => self.stats.accepted += 1,
+            Ok(_) => self.stats.accepted += 1,
             Err(CommandError::Store(e)) => return Err(CommandError::Store(e)),
             Err(CommandError::Contended(e)) => return Err(CommandError::Contended(e)),
             Err(_) => self.stats.refused += 1,
@@ -199,7 +200,7 @@ impl<'e> Workload<'e> {
         };
         let r = self.engine.batch(batch_id, command, &actor).await;
         self.count(r)?;
-        self.engine.settle_ready_batches().await?;
+        ready_listing::catch_up(self.engine).await?;
         Ok(())
     }
 

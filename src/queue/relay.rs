@@ -18,6 +18,7 @@ use super::sqs::{MAX_BATCH, Outgoing, SqsQueue};
 use super::{QueueError, table};
 use crate::engine::Engine;
 use crate::lease::Lease;
+use crate::process::ready_listing;
 use crate::store::Store;
 
 /// The table queue of processing jobs (API.md §6).
@@ -271,7 +272,7 @@ pub async fn run(
 }
 
 async fn relay_round(store: &Store, engine: &Engine, sinks: &Sinks) {
-    if let Err(e) = engine.settle_ready_batches().await {
+    if let Err(e) = ready_listing::catch_up(engine).await {
         tracing::warn!(error = %e, "settling ready batches failed; retrying next round");
     }
     loop {

@@ -1,5 +1,5 @@
 //! The results consumer: applies pipeline results from the results queue (the callback body of
-//! API.md §6) through the same intake as the signed callback.
+//! API.md §6) through the one intake (`crate::intake`), as the signed callback does.
 //!
 //! A message is deleted only once its result is recorded or judged stale (an older attempt, a
 //! duplicate, a job the batch does not know), so a crash just redelivers it and the aggregate
@@ -13,10 +13,11 @@ use tokio::sync::watch;
 
 use super::sqs::Outgoing;
 use super::{Message, SqsQueue};
+use toq_contract::result::{CallbackBody, ResultMessage};
+
 use crate::engine::{Actor, Engine};
-use crate::http::dto::CallbackBody;
+use crate::intake::{self, IntakeError};
 use crate::telemetry::ResultRefusal;
-use crate::worker::report::{self, ReportError, Reported};
 
 pub struct Results {
     engine: Arc<Engine>,
@@ -64,13 +65,12 @@ impl Results {
     /// queue, left for the redrive policy); left for redelivery when the store failed.
     async fn handle(&self, message: &Message) {
         match self.apply(message).await {
-            Ok(Reported::Accepted | Reported::UnknownJob) => {
+            Ok(()) => {
                 if let Err(e) = self.queue.delete(&message.receipt).await {
                     tracing::warn!(message_id = %message.id, error = %e, "deleting an applied result failed; its redelivery will change nothing");
                 }
             }
-            Err(Failure::Unusable(refusal, why)) => {
-                refusal.count();
+            Err(Failure::Unusable(why)) => {
                 tracing::error!(
                     message_id = %message.id, receive_count = message.receive_count, error = %why,
                     "unusable result message; moving it aside"
@@ -84,20 +84,31 @@ impl Results {
         }
     }
 
-    async fn apply(&self, message: &Message) -> Result<Reported, Failure> {
+    /// Applied, or judged stale or unknown (nothing to retry); the failure otherwise.
+    async fn apply(&self, message: &Message) -> Result<(), Failure> {
         let body: CallbackBody = serde_json::from_str(&message.payload).map_err(|e| {
-            Failure::Unusable(ResultRefusal::Unusable, format!("not a result body: {e}"))
+            ResultRefusal::Unusable.count();
+            Failure::Unusable(format!("not a result body: {e}"))
+        })?;
+        let result = ResultMessage::try_from(body).map_err(|errors| {
+            ResultRefusal::Malformed.count();
+            let fields: Vec<String> = errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect();
+            Failure::Unusable(fields.join("; "))
         })?;
         let actor = Actor {
             traceparent: message.attributes.get("Traceparent").cloned(),
             ..Actor::system("pipeline")
         };
-        report::apply(&self.engine, body, &actor)
-            .await
-            .map_err(|e| match e {
-                ReportError::Refused { refusal, why } => Failure::Unusable(refusal, why),
-                other => Failure::Retry(other),
-            })
+        match intake::apply(&self.engine, result, &actor).await {
+            Ok(()) | Err(IntakeError::Unknown(_)) => Ok(()),
+            Err(IntakeError::Refused { error, .. }) => {
+                Err(Failure::Unusable(format!("{error} ({error:?})")))
+            }
+            Err(e @ IntakeError::Store(_)) => Err(Failure::Retry(e)),
+        }
     }
 
     async fn move_aside(&self, message: &Message, why: &str) {
@@ -128,7 +139,7 @@ impl Results {
 }
 
 enum Failure {
-    /// Never applicable; counted under its kind and moved aside.
-    Unusable(ResultRefusal, String),
-    Retry(ReportError),
+    /// Never applicable (counted under its kind where it was refused): moved aside.
+    Unusable(String),
+    Retry(IntakeError),
 }

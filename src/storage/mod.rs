@@ -20,8 +20,18 @@ use bytes::Bytes;
 use chrono::{DateTime, Duration, Utc};
 use tokio::io::AsyncReadExt;
 
-pub use local::{LocalStore, UploadError, UploadTicket};
+pub use local::{LocalStore, UploadError};
 pub use s3::S3Store;
+
+/// What a client needs to upload one file: send `headers` with a `method` request to `url`
+/// before `expires_at`. Both backends hand out the same terms (S3's own header names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresignedPut {
+    pub url: String,
+    pub method: &'static str,
+    pub headers: std::collections::BTreeMap<String, String>,
+    pub expires_at: DateTime<Utc>,
+}
 
 /// A failure of the store itself (not a refused upload), with the backend's message.
 #[derive(Debug, thiserror::Error)]
@@ -88,7 +98,7 @@ impl ObjectStore {
         checksum: &Checksum,
         ttl: Duration,
         now: DateTime<Utc>,
-    ) -> Result<UploadTicket, StorageError> {
+    ) -> Result<PresignedPut, StorageError> {
         match self {
             Self::Local(store) => {
                 Ok(store.presign_put(key, content_type, bytes, checksum, ttl, now))

@@ -18,7 +18,7 @@ use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
 
-use super::{StorageError, UploadTicket};
+use super::{PresignedPut, StorageError};
 use crate::config::S3Config;
 
 pub struct S3Store {
@@ -56,7 +56,7 @@ impl S3Store {
         checksum: &Checksum,
         ttl: Duration,
         now: DateTime<Utc>,
-    ) -> Result<UploadTicket, StorageError> {
+    ) -> Result<PresignedPut, StorageError> {
         let presigned = self
             .client
             .put_object()
@@ -70,7 +70,7 @@ impl S3Store {
             .presigned(presigning(ttl, now)?)
             .await
             .map_err(s3_error)?;
-        Ok(UploadTicket {
+        Ok(PresignedPut {
             url: presigned.uri().to_owned(),
             method: "PUT",
             headers: headers(&presigned),

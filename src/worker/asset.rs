@@ -6,13 +6,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use aggregates::AssetOutput;
 use sha2::{Digest, Sha256};
 use toq_imaging::{Estimate, Failure, ImageOptions, Processed};
 
 use super::job::{Job, JobAsset, Treatment};
 use super::keys;
 use super::memory::MemoryBudget;
-use crate::http::dto::CallbackOutput;
 use crate::storage::{ObjectStore, StorageError};
 
 pub const STORAGE_ERROR: &str = "STORAGE_ERROR";
@@ -42,7 +42,7 @@ pub async fn process(
     memory: &MemoryBudget,
     job: &Job,
     asset: &JobAsset,
-) -> CallbackOutput {
+) -> AssetOutput {
     let started = Instant::now();
     let result = match verify_and_render(objects, options, memory, asset).await {
         Ok(Verified::Original) => Ok(output(asset, original(asset), None, None)),
@@ -56,7 +56,7 @@ pub async fn process(
     metrics::counter!("media_assets_processed_total", "asset_type" => asset_type, "error_code" => code).increment(1);
     metrics::histogram!("media_asset_processing_seconds", "asset_type" => asset_type)
         .record(elapsed.as_secs_f64());
-    if let Ok(CallbackOutput {
+    if let Ok(AssetOutput {
         width: Some(w),
         height: Some(h),
         ..
@@ -83,7 +83,7 @@ pub async fn process(
                 asset_type = asset.asset_type.as_str(), code = f.code, ms, bytes = asset.bytes,
                 error = %f.message, "asset failed"
             );
-            CallbackOutput {
+            AssetOutput {
                 error_code: Some(f.code.to_owned()),
                 error_message: Some(f.message),
                 ..output(asset, BTreeMap::new(), None, None)
@@ -97,8 +97,8 @@ fn output(
     renditions: BTreeMap<String, String>,
     width: Option<u32>,
     height: Option<u32>,
-) -> CallbackOutput {
-    CallbackOutput {
+) -> AssetOutput {
+    AssetOutput {
         client_id: asset.client_id.to_string(),
         raw_key: Some(asset.raw_key.to_string()),
         renditions,
@@ -245,7 +245,7 @@ async fn write_renditions(
     job: &Job,
     asset: &JobAsset,
     processed: Processed,
-) -> Result<CallbackOutput, Failure> {
+) -> Result<AssetOutput, Failure> {
     let mut renditions = BTreeMap::new();
     for r in processed.renditions {
         let key = keys::rendition(job, asset, &r.name, r.extension);

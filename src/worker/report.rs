@@ -1,35 +1,18 @@
-//! Reports results, onto the results queue or straight through the intake of the pipeline's
-//! signed callback (`CallbackBody::into_command` of `toq-contract`), so that the built-in worker and an external
-//! pipeline are held to one set of rules: stale attempts and duplicates change nothing, bad
-//! outputs are refused.
+//! Reports the worker's results: onto the results queue when there is one (as an external
+//! pipeline would), else straight into the one intake (`crate::intake`), so that the built-in
+//! worker and an external pipeline are held to one set of rules.
 
 use std::collections::BTreeMap;
 
-use aggregates::MediaBatchError;
+use aggregates::{AssetOutput, ResultStatus};
 use sha2::{Digest, Sha256};
+use toq_contract::result::{CallbackBody, ResultMessage};
 
 use super::job::Job;
-use crate::engine::{Actor, CommandError, Engine};
-use crate::http::dto::{CallbackBody, CallbackOutput};
+use crate::engine::{Actor, Engine};
+use crate::intake::{self, IntakeError};
 use crate::queue::SqsQueue;
 use crate::queue::sqs::{Outgoing, SqsError};
-use crate::telemetry::ResultRefusal;
-
-/// `RUNNING`, `SUCCEEDED` or `FAILED`, as API.md §6 spells them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Running,
-    Succeeded,
-}
-
-impl Status {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Running => "RUNNING",
-            Self::Succeeded => "SUCCEEDED",
-        }
-    }
-}
 
 /// How the batch took a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,32 +26,27 @@ pub enum Reported {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    /// The result is one the intake refuses (from the built-in worker: a bug, not a passing
-    /// condition); `refusal` says of which kind, for the callback errors counter.
-    #[error("the result was refused: {why}")]
-    Refused { refusal: ResultRefusal, why: String },
-    /// The event store failed or stayed contended; worth trying again later.
+    /// The intake refused the result or failed to store it.
     #[error(transparent)]
-    Command(CommandError),
+    Intake(IntakeError),
     /// The results queue did not take the report; worth trying again later.
     #[error(transparent)]
     Queue(#[from] SqsError),
 }
 
-/// Reports one step of a job: onto the results queue when there is one (as an external
-/// pipeline would), else straight into the aggregate.
+/// Reports one step of a job: `RUNNING` with the outputs so far, or `SUCCEEDED` with all.
 pub async fn report(
     engine: &Engine,
     results: Option<&SqsQueue>,
     job: &Job,
-    status: Status,
-    outputs: Vec<CallbackOutput>,
+    status: ResultStatus,
+    outputs: Vec<AssetOutput>,
 ) -> Result<Reported, ReportError> {
-    let body = CallbackBody {
-        job_id: job.job_id.to_string(),
-        batch_id: job.batch_id.to_string(),
+    let message = ResultMessage {
+        job_id: job.job_id,
+        batch_id: job.batch_id,
         attempt: job.attempt,
-        status: status.as_str().to_owned(),
+        status,
         outputs,
         failure_reason: None,
     };
@@ -77,8 +55,13 @@ pub async fn report(
             traceparent: job.traceparent.clone(),
             ..Actor::system("worker")
         };
-        return apply(engine, body, &actor).await;
+        return match intake::apply(engine, message, &actor).await {
+            Ok(()) => Ok(Reported::Accepted),
+            Err(IntakeError::Unknown(_)) => Ok(Reported::UnknownJob),
+            Err(e) => Err(ReportError::Intake(e)),
+        };
     };
+    let body = CallbackBody::from(&message);
     let text = serde_json::to_string(&body).expect("a callback body serializes");
     queue
         .send(&Outgoing {
@@ -96,46 +79,5 @@ pub async fn report(
             body: text,
         })
         .await?;
-    Ok(Reported::Accepted)
-}
-
-/// Applies a result as the signed callback does; the one intake for the built-in worker, the
-/// results queue and the callback's rules.
-pub async fn apply(
-    engine: &Engine,
-    body: CallbackBody,
-    actor: &Actor,
-) -> Result<Reported, ReportError> {
-    let batch_hint = body.batch_id.clone();
-    let (batch_id, command) =
-        body.into_command(chrono::Utc::now())
-            .map_err(|errors| ReportError::Refused {
-                refusal: ResultRefusal::Malformed,
-                why: errors
-                    .iter()
-                    .map(|e| format!("{}: {}", e.field, e.message))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            })?;
-    match engine.batch(batch_id, command, actor).await {
-        Ok(()) => {}
-        Err(CommandError::Batch(MediaBatchError::UnknownJob | MediaBatchError::NotFound)) => {
-            return Ok(Reported::UnknownJob);
-        }
-        Err(CommandError::Batch(e)) => {
-            let refusal = match e {
-                MediaBatchError::ForeignRendition(_) => ResultRefusal::ForeignKey,
-                _ => ResultRefusal::Malformed,
-            };
-            let why = format!("{e} ({e:?})");
-            return Err(ReportError::Refused { refusal, why });
-        }
-        Err(e) => return Err(ReportError::Command(e)),
-    }
-    // Read your writes, as the callback does: a READY batch's listing moves now. The relay
-    // settles too, so a failure here only delays it.
-    if let Err(e) = engine.settle_ready_batches().await {
-        tracing::warn!(error = %e, batch_id = %batch_hint, "settling ready batches failed");
-    }
     Ok(Reported::Accepted)
 }

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aggregates::{AssetProgress, BatchStatus};
+use aggregates::{AssetOutput, AssetProgress, BatchStatus, ResultStatus};
 use futures_util::StreamExt;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
@@ -18,7 +18,7 @@ use super::asset;
 use super::heartbeat::Heartbeat;
 use super::job::{Job, JobAsset};
 use super::memory::MemoryBudget;
-use super::report::{self, ReportError, Reported, Status};
+use super::report::{self, ReportError, Reported};
 use crate::config::Config;
 use crate::engine::{CommandError, Engine};
 use crate::fault::{self, Fault};
@@ -299,7 +299,7 @@ impl Worker {
     /// Runs a job to its recorded result, without touching the queue: RUNNING, each asset's
     /// output as it finishes (progress, and what a redelivery skips), then SUCCEEDED with all.
     pub async fn process(&self, job: &Job) -> Result<Outcome, WorkError> {
-        if self.report(job, Status::Running, vec![]).await? == Reported::UnknownJob {
+        if self.report(job, ResultStatus::Running, vec![]).await? == Reported::UnknownJob {
             return Ok(Outcome::Stale);
         }
         let Some(todo) = self.pending(job).await? else {
@@ -311,7 +311,7 @@ impl Worker {
         let mut results = futures_util::stream::iter(assets).buffered(self.settings.concurrency);
         while let Some(output) = results.next().await {
             if self
-                .report(job, Status::Running, vec![output.clone()])
+                .report(job, ResultStatus::Running, vec![output.clone()])
                 .await?
                 == Reported::UnknownJob
             {
@@ -319,17 +319,19 @@ impl Worker {
             }
             outputs.push(output);
         }
-        Ok(match self.report(job, Status::Succeeded, outputs).await? {
-            Reported::Accepted => Outcome::Done,
-            Reported::UnknownJob => Outcome::Stale,
-        })
+        Ok(
+            match self.report(job, ResultStatus::Succeeded, outputs).await? {
+                Reported::Accepted => Outcome::Done,
+                Reported::UnknownJob => Outcome::Stale,
+            },
+        )
     }
 
     async fn report(
         &self,
         job: &Job,
-        status: Status,
-        outputs: Vec<crate::http::dto::CallbackOutput>,
+        status: ResultStatus,
+        outputs: Vec<AssetOutput>,
     ) -> Result<Reported, ReportError> {
         report::report(&self.engine, self.results.as_ref(), job, status, outputs).await
     }
@@ -365,7 +367,7 @@ impl Worker {
         Ok(Some(todo))
     }
 
-    async fn asset(&self, job: &Job, asset: &JobAsset) -> crate::http::dto::CallbackOutput {
+    async fn asset(&self, job: &Job, asset: &JobAsset) -> AssetOutput {
         let _permit = self
             .cpu
             .acquire()

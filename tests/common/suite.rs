@@ -8,6 +8,7 @@ use chrono::{Duration, Utc};
 use indicatif::ProgressBar;
 use toq_media::engine::{Actor, CommandError, Engine};
 use toq_media::ops::{audit, rebuild, verify, workload};
+use toq_media::process::ready_listing;
 use toq_media::store::Store;
 
 use super::{fresh_engine, fresh_store};
@@ -125,7 +126,7 @@ pub async fn concurrent_creates_make_one_batch(server: &str, n: usize) {
     let mut created = 0;
     for task in tasks {
         match task.await.unwrap() {
-            Ok(()) => created += 1,
+            Ok(_) => created += 1,
             Err(CommandError::OpenBatchExists { listing_id }) => assert_eq!(listing_id, 42),
             Err(other) => panic!("unexpected: {other}"),
         }
@@ -230,7 +231,7 @@ pub async fn ready_batch_moves_listing_to_owner_approval(server: &str) {
         failure_reason: None,
         now: Utc::now(),
     };
-    engine
+    let committed = engine
         .batch(
             id,
             MediaBatchCommand::RecordResult(result.clone()),
@@ -238,18 +239,25 @@ pub async fn ready_batch_moves_listing_to_owner_approval(server: &str) {
         )
         .await
         .unwrap();
+    assert!(
+        committed
+            .iter()
+            .any(|e| matches!(e, MediaBatchEvent::Ready(_))),
+        "the command returns what it committed: {committed:?}"
+    );
     // The same result again changes nothing.
     let events_before = count(engine.store(), "SELECT COUNT(*) FROM events").await;
-    engine
+    let repeat = engine
         .batch(id, MediaBatchCommand::RecordResult(result), &actor())
         .await
         .unwrap();
+    assert_eq!(repeat, [], "a repeat commits nothing");
     assert_eq!(
         count(engine.store(), "SELECT COUNT(*) FROM events").await,
         events_before
     );
 
-    assert_eq!(engine.settle_ready_batches().await.unwrap(), 1);
+    assert_eq!(ready_listing::catch_up(&engine).await.unwrap(), 1);
     let store = engine.store();
     assert_eq!(
         engine
@@ -277,7 +285,7 @@ pub async fn ready_batch_moves_listing_to_owner_approval(server: &str) {
         1
     );
     assert_eq!(
-        engine.settle_ready_batches().await.unwrap(),
+        ready_listing::catch_up(&engine).await.unwrap(),
         0,
         "settled once"
     );

@@ -1,14 +1,15 @@
 //! `POST /callback`: processing results from a pipeline, signed with the callback secret.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use aggregates::MediaBatchError;
 use chrono::Utc;
+use toq_contract::result::ResultMessage;
 
 use crate::auth::signature;
 use crate::engine::CommandError;
 use crate::http::dto::{CallbackAccepted, CallbackBody, ErrorBody};
 use crate::http::error::ApiError;
 use crate::http::{AppState, request};
+use crate::intake::{self, IntakeError};
 use crate::telemetry::ResultRefusal;
 
 /// Processing results from the pipeline
@@ -60,22 +61,18 @@ pub async fn callback(
         ResultRefusal::Malformed.count();
         ApiError::InvalidJson(e.to_string())
     })?;
-    let (batch_id, command) = body.into_command(Utc::now()).map_err(|errors| {
+    let result = ResultMessage::try_from(body).map_err(|errors| {
         ResultRefusal::Malformed.count();
         ApiError::Validation(errors)
     })?;
-    state
-        .engine
-        .batch(batch_id, command, &request::actor(&req, None, "pipeline"))
+    let actor = request::actor(&req, None, "pipeline");
+    intake::apply(&state.engine, result, &actor)
         .await
-        .inspect_err(|e| match e {
-            CommandError::Batch(MediaBatchError::ForeignRendition(_)) => {
-                ResultRefusal::ForeignKey.count();
+        .map_err(|e| match e {
+            IntakeError::Unknown(e) | IntakeError::Refused { error: e, .. } => {
+                CommandError::Batch(e)
             }
-            CommandError::Batch(MediaBatchError::Invalid(_)) => ResultRefusal::Malformed.count(),
-            _ => {}
+            IntakeError::Store(e) => e,
         })?;
-    // Read your writes: a READY batch's listing moves before we answer (the relay also would).
-    state.engine.settle_ready_batches().await?;
     Ok(HttpResponse::Ok().json(CallbackAccepted { status: "accepted" }))
 }

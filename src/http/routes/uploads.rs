@@ -100,7 +100,7 @@ pub async fn create(
     let mut files = Vec::with_capacity(assets.len());
     for (file, asset) in manifest.files.iter().zip(&assets) {
         let key = aggregates::ObjectKey::parse(&asset.raw_key).map_err(ApiError::internal)?;
-        let storage::UploadTicket {
+        let storage::PresignedPut {
             url,
             method,
             headers,

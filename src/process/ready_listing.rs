@@ -1,0 +1,69 @@
+//! The READY saga: a batch that becomes READY moves its listing on to owner approval
+//! (`ListingCommand::MediaReady`). The batch's commit leaves a `listing.media_ready` outbox row
+//! in its own transaction; [`follow`] settles it right after the commit (read your writes), and
+//! the relay's rounds [`catch_up`] on rows a crash or a failed follow left behind. At least
+//! once: the Listing aggregate ignores a repeat.
+
+use aggregates::{BatchId, ListingCommand, ListingError, ListingId, MediaBatchEvent};
+use sqlx::Row as _;
+
+use crate::engine::{Actor, CommandError, Engine};
+use crate::store::StoreError;
+
+/// After a batch commit: settles now when it made the batch READY.
+pub async fn follow(engine: &Engine, committed: &[MediaBatchEvent]) -> Result<usize, CommandError> {
+    if committed
+        .iter()
+        .any(|e| matches!(e, MediaBatchEvent::Ready(_)))
+    {
+        catch_up(engine).await
+    } else {
+        Ok(0)
+    }
+}
+
+/// Moves the listings of every READY batch still waiting in the outbox; returns how many.
+pub async fn catch_up(engine: &Engine) -> Result<usize, CommandError> {
+    let store = engine.store();
+    let sql = "SELECT id, payload FROM outbox WHERE topic = ? ORDER BY id LIMIT 100";
+    let rows = sqlx::query(store.dialect().sql(sql))
+        .bind(projections::outbox::MEDIA_READY)
+        .fetch_all(store.pool())
+        .await
+        .map_err(StoreError::from)?;
+    for row in &rows {
+        let id: i64 = row.try_get(0).map_err(StoreError::from)?;
+        let payload: String = row.try_get(1).map_err(StoreError::from)?;
+        let ready: ReadyMessage = serde_json::from_str(&payload)
+            .map_err(|source| StoreError::CorruptOutbox { id, source })?;
+        let command = ListingCommand::MediaReady {
+            batch_id: ready.batch_id,
+            now: chrono::Utc::now(),
+        };
+        match engine
+            .listing(
+                ready.listing_identity_id,
+                command,
+                &Actor::system("settler"),
+            )
+            .await
+        {
+            // A batch of a listing this service never synced has nothing to move.
+            Ok(_) | Err(CommandError::Listing(ListingError::NotFound)) => {}
+            Err(e) => return Err(e),
+        }
+        sqlx::query(store.dialect().sql("DELETE FROM outbox WHERE id = ?"))
+            .bind(id)
+            .execute(store.pool())
+            .await
+            .map_err(StoreError::from)?;
+    }
+    Ok(rows.len())
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReadyMessage {
+    listing_identity_id: ListingId,
+    batch_id: BatchId,
+}
