@@ -208,7 +208,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(p) => {
                 serde_json::json!({"width": p.width, "height": p.height, "renditions": p.renditions.iter().map(|r| serde_json::json!({"name": r.name, "width": r.width, "height": r.height, "bytes": r.bytes.len()})).collect::<Vec<_>>()})
             }
-            Err(f) => serde_json::json!({"errorCode": f.code, "errorMessage": f.message}),
+            Err(f) => serde_json::json!({"errorCode": f.code.as_str(), "errorMessage": f.message}),
         };
         let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
         let peak_kb = status

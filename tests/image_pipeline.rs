@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use aggregates::FailureCode;
 use image::{DynamicImage, GenericImageView, ImageFormat, RgbImage, imageops::FilterType};
 use toq_imaging::{Failure, ImageOptions, Processed, Rendition, render};
 
@@ -615,19 +616,19 @@ fn grayscale_and_progressive_jpegs_decode() {
 fn truncated_jpeg_is_decode_failed() {
     let bytes = fixture("living-room.jpg");
     let failure = render_err(&bytes[..bytes.len() / 2], "image/jpeg");
-    assert_eq!(failure.code, Failure::DECODE_FAILED, "{failure}");
+    assert_eq!(failure.code, FailureCode::DecodeFailed, "{failure}");
 }
 
 #[test]
 fn jpeg_cut_inside_its_header_is_decode_failed() {
     let failure = render_err(&fixture("living-room.jpg")[..100], "image/jpeg");
-    assert_eq!(failure.code, Failure::DECODE_FAILED, "{failure}");
+    assert_eq!(failure.code, FailureCode::DecodeFailed, "{failure}");
 }
 
 #[test]
 fn zero_bytes_are_decode_failed() {
     let failure = render_err(&[], "image/jpeg");
-    assert_eq!(failure.code, Failure::DECODE_FAILED);
+    assert_eq!(failure.code, FailureCode::DecodeFailed);
     assert!(failure.message.contains("empty"), "{failure}");
 }
 
@@ -635,7 +636,7 @@ fn zero_bytes_are_decode_failed() {
 fn pdf_posing_as_jpeg_is_unsupported_media() {
     let pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n";
     let failure = render_err(pdf, "image/jpeg");
-    assert_eq!(failure.code, Failure::UNSUPPORTED_MEDIA);
+    assert_eq!(failure.code, FailureCode::UnsupportedMedia);
     assert!(
         failure.message.contains("PDF") && failure.message.contains("image/jpeg"),
         "{failure}"
@@ -650,7 +651,7 @@ fn other_bytes_are_unsupported_media() {
         b"II*\0\x08\0\0\0",
     ] {
         let failure = render_err(bytes, "image/jpeg");
-        assert_eq!(failure.code, Failure::UNSUPPORTED_MEDIA, "{failure}");
+        assert_eq!(failure.code, FailureCode::UnsupportedMedia, "{failure}");
     }
 }
 
@@ -660,7 +661,7 @@ fn heic_is_unsupported_media_with_a_clear_message() {
     let mif1 = b"\0\0\0\x14ftypmif1\0\0\0\0heic\0\0\0\x08meta";
     for bytes in [&heic[..], &mif1[..]] {
         let failure = render_err(bytes, "image/heic");
-        assert_eq!(failure.code, Failure::UNSUPPORTED_MEDIA);
+        assert_eq!(failure.code, FailureCode::UnsupportedMedia);
         assert!(failure.message.contains("HEIC"), "{failure}");
     }
 }
@@ -674,18 +675,18 @@ fn png_header_only(width: u32, height: u32) -> Vec<u8> {
 #[test]
 fn huge_png_header_is_image_too_large() {
     let failure = render_err(&png_header_only(20_000, 20_000), "image/png");
-    assert_eq!(failure.code, Failure::IMAGE_TOO_LARGE, "{failure}");
+    assert_eq!(failure.code, FailureCode::ImageTooLarge, "{failure}");
     assert!(failure.message.contains("20000x20000"), "{failure}");
     // the same forged file within the limit is an honest decode failure (its IDAT is empty)
     let failure = render_err(&png_header_only(200, 200), "image/png");
-    assert_eq!(failure.code, Failure::DECODE_FAILED, "{failure}");
+    assert_eq!(failure.code, FailureCode::DecodeFailed, "{failure}");
 }
 
 #[test]
 fn huge_jpeg_sof_is_image_too_large() {
     let forged = with_sof_dimensions(&fixture("living-room.jpg"), 20_000, 20_000);
     let failure = render_err(&forged, "image/jpeg");
-    assert_eq!(failure.code, Failure::IMAGE_TOO_LARGE, "{failure}");
+    assert_eq!(failure.code, FailureCode::ImageTooLarge, "{failure}");
     assert!(failure.message.contains("20000x20000"), "{failure}");
 }
 
@@ -713,7 +714,7 @@ fn huge_headers_are_refused_with_little_memory() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         report["outcome"]["errorCode"],
-        Failure::IMAGE_TOO_LARGE,
+        FailureCode::ImageTooLarge.as_str(),
         "{report}"
     );
     let peak_kb = report["peakRssKb"].as_u64().expect("peak RSS is reported");
@@ -737,7 +738,7 @@ fn max_pixels_is_configurable_and_inclusive() {
     };
     assert_eq!(
         render(&bytes, "image/jpeg", &below).unwrap_err().code,
-        Failure::IMAGE_TOO_LARGE
+        FailureCode::ImageTooLarge
     );
     let png = fixture("floorplan-alpha.png");
     let small = ImageOptions {
@@ -746,7 +747,7 @@ fn max_pixels_is_configurable_and_inclusive() {
     };
     assert_eq!(
         render(&png, "image/png", &small).unwrap_err().code,
-        Failure::IMAGE_TOO_LARGE
+        FailureCode::ImageTooLarge
     );
 }
 
@@ -781,5 +782,5 @@ fn a_png_bomb_is_estimated_at_its_decode_and_conversion() {
     assert_eq!(estimate.raw, bomb.len() as u64);
     assert!(estimate.working >= 9900 * 9999 * (8 + 4), "{estimate:?}");
     let refused = estimate.check(512).unwrap_err();
-    assert_eq!(refused.code, Failure::IMAGE_TOO_LARGE);
+    assert_eq!(refused.code, FailureCode::ImageTooLarge);
 }

@@ -15,5 +15,6 @@ pub use manifest::{
 pub use media_batch::commands::*;
 pub use media_batch::errors::{MediaBatchError, UploadProblem};
 pub use media_batch::events::*;
+pub use media_batch::failure::FailureCode;
 pub use media_batch::{AssetProgress, AssetState, Batch, BatchStatus, MediaBatch};
 pub use values::*;

@@ -7,6 +7,7 @@
 //! it, so for JPEG this checks the Rust side only).
 #![no_main]
 
+use aggregates::FailureCode;
 use libfuzzer_sys::fuzz_target;
 use toq_imaging::measure::Counting;
 use toq_imaging::{Failure, ImageOptions};
@@ -38,9 +39,9 @@ fuzz_target!(|data: &[u8]| {
     if let Err(failure) = outcome {
         assert!(
             [
-                Failure::UNSUPPORTED_MEDIA,
-                Failure::IMAGE_TOO_LARGE,
-                Failure::DECODE_FAILED
+                FailureCode::UnsupportedMedia,
+                FailureCode::ImageTooLarge,
+                FailureCode::DecodeFailed
             ]
             .contains(&failure.code),
             "unknown code {failure}"

@@ -40,6 +40,7 @@ mod sniff;
 
 pub use budget::Estimate;
 
+use aggregates::FailureCode;
 use image::ImageFormat;
 
 use encode::Encoder;
@@ -106,36 +107,33 @@ pub struct Processed {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {message}")]
 pub struct Failure {
-    pub code: &'static str,
+    /// `UnsupportedMedia`: not an image format this build decodes (PDF, HEIC, GIF, unknown
+    /// bytes, ...). `ImageTooLarge`: the header announces more than `max_pixels` pixels, or more
+    /// memory than the budget. `DecodeFailed`: the bytes look like a supported format but are
+    /// empty, truncated or corrupt (also the never-expected failure of an encoder or resizer
+    /// on valid pixels).
+    pub code: FailureCode,
     pub message: String,
 }
 
 impl Failure {
-    /// Not an image format this build decodes (PDF, HEIC, GIF, unknown bytes, ...).
-    pub const UNSUPPORTED_MEDIA: &'static str = "UNSUPPORTED_MEDIA";
-    /// The header announces more than `max_pixels` pixels, or more memory than the budget.
-    pub const IMAGE_TOO_LARGE: &'static str = "IMAGE_TOO_LARGE";
-    /// The bytes look like a supported format but are empty, truncated or corrupt (also used
-    /// for the never-expected failure of an encoder or resizer on valid pixels).
-    pub const DECODE_FAILED: &'static str = "DECODE_FAILED";
-
     fn unsupported(message: String) -> Self {
         Self {
-            code: Self::UNSUPPORTED_MEDIA,
+            code: FailureCode::UnsupportedMedia,
             message,
         }
     }
 
     fn too_large(message: String) -> Self {
         Self {
-            code: Self::IMAGE_TOO_LARGE,
+            code: FailureCode::ImageTooLarge,
             message,
         }
     }
 
     fn decode(message: String) -> Self {
         Self {
-            code: Self::DECODE_FAILED,
+            code: FailureCode::DecodeFailed,
             message,
         }
     }

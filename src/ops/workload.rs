@@ -293,7 +293,7 @@ impl<'e> Workload<'e> {
                 let output = if rng.chance(15) {
                     AssetOutput {
                         client_id: client,
-                        error_code: Some("DECODE_FAILED".into()),
+                        error_code: Some(FailureCode::DecodeFailed.as_str().into()),
                         error_message: Some("truncated JPEG".into()),
                         ..AssetOutput::default()
                     }

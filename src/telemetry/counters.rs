@@ -2,7 +2,7 @@
 //! sets where they are known: dashboards and alerts (`rate(...)`, `absent(...)`) then work from
 //! start-up instead of from each counter's first increment.
 
-use aggregates::BatchFailure;
+use aggregates::FailureCode;
 
 /// Why a pipeline result was refused: `media_processing_callback_errors_total{reason}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +50,7 @@ pub fn register() {
     ] {
         metrics::counter!(name).increment(0);
     }
-    for code in BatchFailure::ALL {
+    for code in FailureCode::BATCH {
         metrics::counter!("media_batches_failed_total", "error_code" => code.as_str()).increment(0);
     }
     for reason in ResultRefusal::ALL {

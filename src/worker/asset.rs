@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use aggregates::AssetOutput;
+use aggregates::{AssetOutput, FailureCode};
 use sha2::{Digest, Sha256};
 use toq_imaging::{Estimate, Failure, ImageOptions, Processed};
 
@@ -15,14 +15,10 @@ use super::keys;
 use super::memory::MemoryBudget;
 use crate::storage::{ObjectStore, StorageError};
 
-pub const STORAGE_ERROR: &str = "STORAGE_ERROR";
-pub const SIZE_MISMATCH: &str = "SIZE_MISMATCH";
-pub const CHECKSUM_MISMATCH: &str = "CHECKSUM_MISMATCH";
-
 /// The rendition name under which videos and documents are passed through.
 pub const ORIGINAL: &str = "original";
 
-fn failure(code: &'static str, message: impl Into<String>) -> Failure {
+fn failure(code: FailureCode, message: impl Into<String>) -> Failure {
     Failure {
         code,
         message: message.into(),
@@ -52,7 +48,7 @@ pub async fn process(
     let elapsed = started.elapsed();
     let ms = elapsed.as_millis() as u64;
     let asset_type = asset.asset_type.as_str();
-    let code = result.as_ref().map_or_else(|f| f.code, |_| "OK");
+    let code = result.as_ref().map_or_else(|f| f.code.as_str(), |_| "OK");
     metrics::counter!("media_assets_processed_total", "asset_type" => asset_type, "error_code" => code).increment(1);
     metrics::histogram!("media_asset_processing_seconds", "asset_type" => asset_type)
         .record(elapsed.as_secs_f64());
@@ -80,11 +76,11 @@ pub async fn process(
         Err(f) => {
             tracing::warn!(
                 job_id = %job.job_id, batch_id = %job.batch_id, asset = %asset.client_id,
-                asset_type = asset.asset_type.as_str(), code = f.code, ms, bytes = asset.bytes,
+                asset_type = asset.asset_type.as_str(), code = f.code.as_str(), ms, bytes = asset.bytes,
                 error = %f.message, "asset failed"
             );
             AssetOutput {
-                error_code: Some(f.code.to_owned()),
+                error_code: Some(f.code.as_str().to_owned()),
                 error_message: Some(f.message),
                 ..output(asset, BTreeMap::new(), None, None)
             }
@@ -134,11 +130,16 @@ async fn verify_and_render(
         .await
         .map_err(|e| {
             failure(
-                STORAGE_ERROR,
+                FailureCode::StorageError,
                 format!("the raw object {key} is unreadable: {e}"),
             )
         })?
-        .ok_or_else(|| failure(STORAGE_ERROR, format!("there is no raw object under {key}")))?;
+        .ok_or_else(|| {
+            failure(
+                FailureCode::StorageError,
+                format!("there is no raw object under {key}"),
+            )
+        })?;
     check_size(asset, object.len)?;
     let limit = asset.bytes.saturating_add(1);
     let treatment = asset.treatment();
@@ -198,7 +199,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, Failure> {
     tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| {
         Err(failure(
-            Failure::DECODE_FAILED,
+            FailureCode::DecodeFailed,
             format!("processing crashed: {e}"),
         ))
     })
@@ -209,7 +210,7 @@ fn check_size(asset: &JobAsset, len: u64) -> Result<(), Failure> {
         return Ok(());
     }
     Err(failure(
-        SIZE_MISMATCH,
+        FailureCode::SizeMismatch,
         format!(
             "the raw object has {len} bytes, the manifest says {}",
             asset.bytes
@@ -223,7 +224,7 @@ fn check_checksum(asset: &JobAsset, digest: [u8; 32]) -> Result<(), Failure> {
         return Ok(());
     }
     Err(failure(
-        CHECKSUM_MISMATCH,
+        FailureCode::ChecksumMismatch,
         format!(
             "the raw object's SHA-256 is {}, the manifest says {}",
             actual.to_hex(),
@@ -234,7 +235,7 @@ fn check_checksum(asset: &JobAsset, digest: [u8; 32]) -> Result<(), Failure> {
 
 fn unreadable(asset: &JobAsset, e: StorageError) -> Failure {
     failure(
-        STORAGE_ERROR,
+        FailureCode::StorageError,
         format!("reading the raw object {} failed: {e}", asset.raw_key),
     )
 }
@@ -252,7 +253,12 @@ async fn write_renditions(
         objects
             .write(&key, r.bytes, r.content_type)
             .await
-            .map_err(|e| failure(STORAGE_ERROR, format!("writing {key} failed: {e}")))?;
+            .map_err(|e| {
+                failure(
+                    FailureCode::StorageError,
+                    format!("writing {key} failed: {e}"),
+                )
+            })?;
         renditions.insert(r.name, key.to_string());
     }
     Ok(output(

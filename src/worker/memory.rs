@@ -122,6 +122,7 @@ fn note_reserved(mebibytes: u32, sign: f64) {
 
 #[cfg(test)]
 mod tests {
+    use aggregates::FailureCode;
     use std::pin::pin;
 
     use futures_util::future::poll_immediate;
@@ -154,7 +155,7 @@ mod tests {
         let budget = MemoryBudget::new(10);
         let held = budget.reserve(mib(3)).await.unwrap();
         let refused = budget.reserve(mib(11)).await.unwrap_err();
-        assert_eq!(refused.code, Failure::IMAGE_TOO_LARGE);
+        assert_eq!(refused.code, FailureCode::ImageTooLarge);
         assert!(refused.message.contains("11 MiB"), "{refused}");
         assert!(refused.message.contains("10 MiB"), "{refused}");
         drop(held);

@@ -129,41 +129,10 @@ pub struct Failed {
     /// The job that failed, if the batch got as far as processing.
     pub job_id: Option<JobId>,
     pub attempt: u32,
-    /// A [`BatchFailure`] code.
+    /// One of [`FailureCode::BATCH`](super::failure::FailureCode::BATCH).
     pub code: String,
     pub message: String,
     pub at: DateTime<Utc>,
-}
-
-/// Why a batch failed: the stable codes of [`Failed::code`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BatchFailure {
-    /// The uploads were not completed within the upload window and its grace.
-    UploadExpired,
-    /// No result arrived within the job timeout, and no attempt is left.
-    JobTimeout,
-    /// The job finished with at least one failed asset.
-    AssetsFailed,
-    /// The pipeline reported the job itself as failed.
-    PipelineFailed,
-}
-
-impl BatchFailure {
-    pub const ALL: [Self; 4] = [
-        Self::UploadExpired,
-        Self::JobTimeout,
-        Self::AssetsFailed,
-        Self::PipelineFailed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::UploadExpired => "UPLOAD_EXPIRED",
-            Self::JobTimeout => "JOB_TIMEOUT",
-            Self::AssetsFailed => "ASSETS_FAILED",
-            Self::PipelineFailed => "PIPELINE_FAILED",
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

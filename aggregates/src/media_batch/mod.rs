@@ -3,6 +3,7 @@
 pub mod commands;
 pub mod errors;
 pub mod events;
+pub mod failure;
 pub mod state;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -16,6 +17,7 @@ use crate::values::{Checksum, ClientId, JobId, ObjectKey, RenditionName, Renditi
 use commands::*;
 use errors::{MediaBatchError, UploadProblem};
 use events::*;
+use failure::FailureCode;
 pub use state::{AssetProgress, AssetState, Batch, BatchStatus, MediaBatch};
 
 const MAX_REASON: usize = 500;
@@ -204,14 +206,14 @@ fn confirm(b: &Batch, c: ConfirmUploads) -> Result<Vec<MediaBatchEvent>, MediaBa
             let expected = &asset.file.file;
             let stored = c.stored.get(&expected.client_id).copied().flatten();
             let problem = match stored {
-                None => "MISSING",
-                Some(s) if s.bytes != expected.bytes => "SIZE_MISMATCH",
-                Some(s) if s.checksum != expected.checksum => "CHECKSUM_MISMATCH",
+                None => FailureCode::Missing,
+                Some(s) if s.bytes != expected.bytes => FailureCode::SizeMismatch,
+                Some(s) if s.checksum != expected.checksum => FailureCode::ChecksumMismatch,
                 Some(_) => return None,
             };
             Some(UploadProblem {
                 client_id: expected.client_id.clone(),
-                problem,
+                problem: problem.as_str(),
                 expected_bytes: expected.bytes,
                 actual_bytes: stored.map(|s| s.bytes),
             })
@@ -349,13 +351,13 @@ fn record(b: &Batch, c: RecordResult) -> Result<Vec<MediaBatchEvent>, MediaBatch
     if c.status != ResultStatus::Running {
         let (code, message) = match c.status {
             ResultStatus::Failed => (
-                BatchFailure::PipelineFailed.as_str(),
+                FailureCode::PipelineFailed.as_str(),
                 reason
                     .clone()
                     .unwrap_or_else(|| "the pipeline reported a failure".into()),
             ),
             _ => (
-                "MISSING_OUTPUT",
+                FailureCode::MissingOutput.as_str(),
                 "the pipeline reported no output for this asset".into(),
             ),
         };
@@ -394,9 +396,9 @@ fn record(b: &Batch, c: RecordResult) -> Result<Vec<MediaBatchEvent>, MediaBatch
                 job_id: Some(c.job_id),
                 attempt: c.attempt,
                 code: if c.status == ResultStatus::Failed {
-                    BatchFailure::PipelineFailed
+                    FailureCode::PipelineFailed
                 } else {
-                    BatchFailure::AssetsFailed
+                    FailureCode::AssetsFailed
                 }
                 .as_str()
                 .into(),
@@ -503,7 +505,7 @@ fn expire(b: &Batch, c: ExpireUpload) -> Vec<MediaBatchEvent> {
     vec![MediaBatchEvent::Failed(Failed {
         job_id: None,
         attempt: 0,
-        code: BatchFailure::UploadExpired.as_str().into(),
+        code: FailureCode::UploadExpired.as_str().into(),
         message: format!(
             "uploads were not completed by {}",
             b.upload_expires_at + c.grace
@@ -528,7 +530,7 @@ fn time_out(b: &Batch, c: TimeOutJob) -> Vec<MediaBatchEvent> {
             job_id: c.next_job_id,
             attempt: b.attempt() + 1,
             scope: RetryScope::FailedOnly,
-            reason: BatchFailure::JobTimeout.as_str().into(),
+            reason: FailureCode::JobTimeout.as_str().into(),
             assets,
             automatic: true,
             at: c.now,
@@ -537,7 +539,7 @@ fn time_out(b: &Batch, c: TimeOutJob) -> Vec<MediaBatchEvent> {
     vec![MediaBatchEvent::Failed(Failed {
         job_id: b.current_job(),
         attempt: b.attempt(),
-        code: BatchFailure::JobTimeout.as_str().into(),
+        code: FailureCode::JobTimeout.as_str().into(),
         message: format!("no result within {} seconds", c.timeout.num_seconds()),
         at: c.now,
     })]
