@@ -16,5 +16,7 @@ pub use media_batch::commands::*;
 pub use media_batch::errors::{MediaBatchError, UploadProblem};
 pub use media_batch::events::*;
 pub use media_batch::failure::FailureCode;
-pub use media_batch::{AssetProgress, AssetState, Batch, BatchStatus, MediaBatch};
+pub use media_batch::{
+    AssetProgress, AssetState, AssetStatus, Batch, BatchStatus, JobStatus, MediaBatch,
+};
 pub use values::*;

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use aggregates::{AssetOutcome, MediaBatchEvent, RetryScope};
+use aggregates::{AssetOutcome, AssetStatus, BatchStatus, JobStatus, MediaBatchEvent, RetryScope};
 
 use crate::outbox::{self, OutboxMessage};
 use crate::table::{Cell, MEDIA_ASSETS, MEDIA_BATCHES, MEDIA_JOBS, Row};
@@ -13,7 +13,7 @@ pub struct BatchRow {
     pub batch_id: String,
     pub listing_id: u64,
     pub batch_reference: String,
-    pub status: &'static str,
+    pub status: BatchStatus,
     pub status_message: Option<String>,
     pub failure_code: Option<String>,
     pub attempt: u32,
@@ -34,7 +34,7 @@ pub struct BatchRow {
 impl BatchRow {
     /// Open batches block new ones: the column is unique, and NULL once the batch is closed.
     pub fn open_listing_id(&self) -> Option<u64> {
-        let open = matches!(self.status, "PENDING_UPLOAD" | "RECEIVED" | "PROCESSING");
+        let open = self.status.is_open();
         (open && self.deleted_at.is_none()).then_some(self.listing_id)
     }
 
@@ -45,7 +45,7 @@ impl BatchRow {
                 self.batch_id.clone().into(),
                 self.listing_id.into(),
                 self.batch_reference.clone().into(),
-                self.status.into(),
+                self.status.as_str().into(),
                 self.status_message.clone().into(),
                 self.failure_code.clone().into(),
                 self.attempt.into(),
@@ -77,7 +77,7 @@ pub struct AssetRow {
     pub filename: String,
     pub bytes: u64,
     pub checksum: String,
-    pub status: &'static str,
+    pub status: AssetStatus,
     pub raw_key: String,
     pub renditions: BTreeMap<String, String>,
     pub width: Option<u32>,
@@ -104,7 +104,7 @@ impl AssetRow {
                 self.filename.clone().into(),
                 self.bytes.into(),
                 self.checksum.clone().into(),
-                self.status.into(),
+                self.status.as_str().into(),
                 self.raw_key.clone().into(),
                 json(&self.renditions),
                 self.width.into(),
@@ -129,7 +129,7 @@ pub struct JobRow {
     pub job_id: String,
     pub attempt: u32,
     /// `PENDING`, `RUNNING`, `SUCCEEDED` or `FAILED`.
-    pub status: &'static str,
+    pub status: JobStatus,
     pub scope: &'static str,
     pub reason: Option<String>,
     pub asset_count: u32,
@@ -148,7 +148,7 @@ impl JobRow {
                 batch.batch_id.clone().into(),
                 batch.listing_id.into(),
                 self.attempt.into(),
-                self.status.into(),
+                self.status.as_str().into(),
                 self.scope.into(),
                 self.reason.clone().into(),
                 self.asset_count.into(),
@@ -198,7 +198,7 @@ impl BatchView {
                 batch_id: e.batch_id.to_string(),
                 listing_id: e.listing_id.get(),
                 batch_reference: e.batch_reference.clone(),
-                status: "PENDING_UPLOAD",
+                status: BatchStatus::PendingUpload,
                 status_message: None,
                 failure_code: None,
                 attempt: 0,
@@ -226,7 +226,7 @@ impl BatchView {
                     filename: f.file.filename.clone(),
                     bytes: f.file.bytes,
                     checksum: f.file.checksum.to_hex(),
-                    status: "PENDING_UPLOAD",
+                    status: AssetStatus::PendingUpload,
                     raw_key: f.raw_key.to_string(),
                     renditions: BTreeMap::new(),
                     width: None,
@@ -253,18 +253,18 @@ impl BatchView {
         match event {
             MediaBatchEvent::Requested(_) => {}
             MediaBatchEvent::Received(e) => {
-                batch.status = "RECEIVED";
+                batch.status = BatchStatus::Received;
                 batch.attempt = e.attempt;
                 batch.current_job_id = Some(e.job_id.to_string());
                 batch.received_at = Some(at.clone());
                 for asset in &mut self.assets {
-                    asset.status = "UPLOADED";
+                    asset.status = AssetStatus::Uploaded;
                     touch(asset);
                 }
                 self.jobs.push(JobRow {
                     job_id: e.job_id.to_string(),
                     attempt: e.attempt,
-                    status: "PENDING",
+                    status: JobStatus::Pending,
                     scope: "ALL",
                     reason: None,
                     asset_count: batch.asset_count,
@@ -276,7 +276,7 @@ impl BatchView {
                 return vec![outbox::job(batch, &self.assets, &self.jobs)];
             }
             MediaBatchEvent::RetryRequested(e) => {
-                batch.status = "RECEIVED";
+                batch.status = BatchStatus::Received;
                 batch.status_message = Some(e.reason.clone());
                 batch.failure_code = None;
                 batch.attempt = e.attempt;
@@ -284,13 +284,13 @@ impl BatchView {
                 if let Some(previous) = self.jobs.last_mut()
                     && previous.completed_at.is_none()
                 {
-                    previous.status = "FAILED";
+                    previous.status = JobStatus::Failed;
                     previous.completed_at = Some(at.clone());
                     previous.last_seq = seq;
                 }
                 for asset in &mut self.assets {
                     if e.assets.iter().any(|c| c.as_str() == asset.client_id) {
-                        asset.status = "UPLOADED";
+                        asset.status = AssetStatus::Uploaded;
                         asset.error_code = None;
                         asset.error_message = None;
                         touch(asset);
@@ -299,7 +299,7 @@ impl BatchView {
                 self.jobs.push(JobRow {
                     job_id: e.job_id.to_string(),
                     attempt: e.attempt,
-                    status: "PENDING",
+                    status: JobStatus::Pending,
                     scope: match e.scope {
                         RetryScope::All => "ALL",
                         RetryScope::FailedOnly => "FAILED_ONLY",
@@ -314,13 +314,17 @@ impl BatchView {
                 return vec![outbox::job(batch, &self.assets, &self.jobs)];
             }
             MediaBatchEvent::Processing(_) => {
-                batch.status = "PROCESSING";
-                for asset in self.assets.iter_mut().filter(|a| a.status == "UPLOADED") {
-                    asset.status = "PROCESSING";
+                batch.status = BatchStatus::Processing;
+                for asset in self
+                    .assets
+                    .iter_mut()
+                    .filter(|a| a.status == AssetStatus::Uploaded)
+                {
+                    asset.status = AssetStatus::Processing;
                     touch(asset);
                 }
                 if let Some(job) = self.jobs.last_mut() {
-                    job.status = "RUNNING";
+                    job.status = JobStatus::Running;
                     job.started_at = Some(at.clone());
                     job.last_seq = seq;
                 }
@@ -338,7 +342,7 @@ impl BatchView {
                             height,
                             duration_millis,
                         } => {
-                            asset.status = "PROCESSED";
+                            asset.status = AssetStatus::Processed;
                             asset.renditions = renditions
                                 .iter()
                                 .map(|(size, key)| (size.clone(), key.to_string()))
@@ -351,7 +355,7 @@ impl BatchView {
                             error_code,
                             error_message,
                         } => {
-                            asset.status = "FAILED";
+                            asset.status = AssetStatus::Failed;
                             asset.error_code = Some(error_code.clone());
                             asset.error_message = Some(error_message.clone());
                         }
@@ -360,27 +364,27 @@ impl BatchView {
                 }
             }
             MediaBatchEvent::Ready(e) => {
-                batch.status = "READY";
+                batch.status = BatchStatus::Ready;
                 batch.status_message = None;
                 batch.ready_at = Some(at.clone());
                 batch.ready_attempt = Some(e.attempt);
-                finish_job(&mut self.jobs, "SUCCEEDED", &at, seq);
+                finish_job(&mut self.jobs, JobStatus::Succeeded, &at, seq);
                 return vec![outbox::media_ready(batch)];
             }
             MediaBatchEvent::Failed(e) => {
-                batch.status = "FAILED";
+                batch.status = BatchStatus::Failed;
                 batch.status_message = Some(e.message.clone());
                 batch.failure_code = Some(e.code.clone());
                 // Assets the failed job never reported fail with the batch's reason.
-                let unfinished = |a: &&mut AssetRow| matches!(a.status, "UPLOADED" | "PROCESSING");
+                let unfinished = |a: &&mut AssetRow| a.status.is_unfinished();
                 for asset in self.assets.iter_mut().filter(unfinished) {
-                    asset.status = "FAILED";
+                    asset.status = AssetStatus::Failed;
                     asset.error_code = Some(e.code.clone());
                     asset.error_message = Some(e.message.clone());
                     touch(asset);
                 }
                 if e.job_id.is_some() {
-                    finish_job(&mut self.jobs, "FAILED", &at, seq);
+                    finish_job(&mut self.jobs, JobStatus::Failed, &at, seq);
                 }
             }
             MediaBatchEvent::Deleted(_) => batch.deleted_at = Some(at.clone()),
@@ -389,7 +393,7 @@ impl BatchView {
     }
 }
 
-fn finish_job(jobs: &mut [JobRow], status: &'static str, at: &str, seq: i64) {
+fn finish_job(jobs: &mut [JobRow], status: JobStatus, at: &str, seq: i64) {
     if let Some(job) = jobs.last_mut() {
         job.status = status;
         job.completed_at = Some(at.to_owned());

@@ -1,5 +1,6 @@
 //! The messages a commit must publish, written in the same transaction as its events.
 
+use aggregates::AssetStatus;
 use serde_json::{Value, json};
 
 use crate::batch::{AssetRow, BatchRow, JobRow};
@@ -22,7 +23,7 @@ pub(crate) fn job(batch: &BatchRow, assets: &[AssetRow], jobs: &[JobRow]) -> Out
     let job = jobs.last().expect("a job was just added");
     let assets: Vec<Value> = assets
         .iter()
-        .filter(|a| a.status == "UPLOADED")
+        .filter(|a| a.status == AssetStatus::Uploaded)
         .map(|a| {
             json!({
                 "clientId": a.client_id,

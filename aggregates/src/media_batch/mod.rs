@@ -18,7 +18,9 @@ use commands::*;
 use errors::{MediaBatchError, UploadProblem};
 use events::*;
 use failure::FailureCode;
-pub use state::{AssetProgress, AssetState, Batch, BatchStatus, MediaBatch};
+pub use state::{
+    AssetProgress, AssetState, AssetStatus, Batch, BatchStatus, JobStatus, MediaBatch,
+};
 
 const MAX_REASON: usize = 500;
 /// Per-asset error codes a pipeline reports are cut to this many characters.

@@ -41,6 +41,54 @@ impl BatchStatus {
     }
 }
 
+/// An asset's row in the read model (API.md §3 `assets[].status`): `PENDING_UPLOAD`, then
+/// `UPLOADED → PROCESSING → PROCESSED | FAILED`, and back to `UPLOADED` on retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssetStatus {
+    PendingUpload,
+    Uploaded,
+    Processing,
+    Processed,
+    Failed,
+}
+
+impl AssetStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PendingUpload => "PENDING_UPLOAD",
+            Self::Uploaded => "UPLOADED",
+            Self::Processing => "PROCESSING",
+            Self::Processed => "PROCESSED",
+            Self::Failed => "FAILED",
+        }
+    }
+
+    /// Still waiting for the current job's result.
+    pub fn is_unfinished(self) -> bool {
+        matches!(self, Self::Uploaded | Self::Processing)
+    }
+}
+
+/// A processing job's row in the read model: `PENDING → RUNNING → SUCCEEDED | FAILED`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobStatus {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::Running => "RUNNING",
+            Self::Succeeded => "SUCCEEDED",
+            Self::Failed => "FAILED",
+        }
+    }
+}
+
 /// Where one asset stands in the current attempt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum AssetProgress {
