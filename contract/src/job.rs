@@ -4,7 +4,7 @@
 use aggregates::{
     AssetType, BatchId, Checksum, ClientId, JobId, ListingId, ObjectKey, ParseError, Sequence,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// One processing job: the assets of one attempt of one batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,7 +19,7 @@ pub struct Job {
 }
 
 /// One raw upload to process, with the size and SHA-256 the manifest promised for it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JobAsset {
     pub client_id: ClientId,
@@ -57,18 +57,22 @@ impl JobAsset {
     }
 }
 
-/// The wire form; ids and keys are checked in [`Job::parse`] because their serde forms are
-/// lenient (a listing id of 0, an object key with `..`).
-#[derive(Deserialize)]
+/// Topic of the job message, for the job queue.
+pub const PROCESSING_JOB: &str = "processing.job";
+
+/// The job message as the outbox writes it and the wire carries it. Ids and keys are checked
+/// again in [`Job::parse`], because their serde forms are lenient (a listing id of 0, an
+/// object key with `..`) and a queue anyone with send rights can write to is not trusted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Wire {
-    job_id: JobId,
-    batch_id: BatchId,
-    listing_identity_id: u64,
-    attempt: u32,
-    assets: Vec<JobAsset>,
-    #[serde(default)]
-    traceparent: Option<String>,
+pub struct JobMessage {
+    pub job_id: JobId,
+    pub batch_id: BatchId,
+    pub listing_identity_id: ListingId,
+    pub attempt: u32,
+    pub assets: Vec<JobAsset>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,13 +85,13 @@ pub enum JobError {
 
 impl Job {
     pub fn parse(payload: &str) -> Result<Self, JobError> {
-        let wire: Wire = serde_json::from_str(payload)?;
+        let wire: JobMessage = serde_json::from_str(payload)?;
         let field = |field: &str| {
             let field = field.to_owned();
             move |reason| JobError::Field { field, reason }
         };
         let listing_id =
-            ListingId::parse(wire.listing_identity_id).map_err(field("listingIdentityId"))?;
+            ListingId::parse(wire.listing_identity_id.get()).map_err(field("listingIdentityId"))?;
         if wire.attempt == 0 {
             return Err(field("attempt")(ParseError("must be at least 1".into())));
         }

@@ -4,4 +4,5 @@
 //! result from a queue or from the open callback route.
 
 pub mod job;
+pub mod listing;
 pub mod result;

@@ -2,7 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use aggregates::{AssetOutcome, AssetStatus, BatchStatus, JobStatus, MediaBatchEvent, RetryScope};
+use aggregates::{
+    AssetOutcome, AssetStatus, AssetType, BatchId, BatchStatus, Checksum, ClientId, JobId,
+    JobStatus, ListingId, MediaBatchEvent, ObjectKey, RetryScope, Sequence,
+};
 
 use crate::outbox::{self, OutboxMessage};
 use crate::table::{Cell, MEDIA_ASSETS, MEDIA_BATCHES, MEDIA_JOBS, Row};
@@ -10,8 +13,8 @@ use crate::time::stamp;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchRow {
-    pub batch_id: String,
-    pub listing_id: u64,
+    pub batch_id: BatchId,
+    pub listing_id: ListingId,
     pub batch_reference: String,
     pub status: BatchStatus,
     pub status_message: Option<String>,
@@ -35,14 +38,14 @@ impl BatchRow {
     /// Open batches block new ones: the column is unique, and NULL once the batch is closed.
     pub fn open_listing_id(&self) -> Option<u64> {
         let open = self.status.is_open();
-        (open && self.deleted_at.is_none()).then_some(self.listing_id)
+        (open && self.deleted_at.is_none()).then_some(self.listing_id.get())
     }
 
     fn row(&self) -> Row {
         Row {
             table: MEDIA_BATCHES.name,
             cells: vec![
-                self.batch_id.clone().into(),
+                self.batch_id.into(),
                 self.listing_id.into(),
                 self.batch_reference.clone().into(),
                 self.status.as_str().into(),
@@ -69,16 +72,16 @@ impl BatchRow {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AssetRow {
-    pub client_id: String,
-    pub sequence: u32,
+    pub client_id: ClientId,
+    pub sequence: Sequence,
     pub title: Option<String>,
-    pub asset_type: &'static str,
+    pub asset_type: AssetType,
     pub content_type: String,
     pub filename: String,
     pub bytes: u64,
-    pub checksum: String,
+    pub checksum: Checksum,
     pub status: AssetStatus,
-    pub raw_key: String,
+    pub raw_key: ObjectKey,
     pub renditions: BTreeMap<String, String>,
     pub width: Option<u32>,
     pub height: Option<u32>,
@@ -91,21 +94,21 @@ pub struct AssetRow {
 }
 
 impl AssetRow {
-    fn row(&self, batch_id: &str) -> Row {
+    fn row(&self, batch_id: BatchId) -> Row {
         Row {
             table: MEDIA_ASSETS.name,
             cells: vec![
                 batch_id.into(),
-                self.client_id.clone().into(),
-                self.sequence.into(),
+                self.client_id.as_str().into(),
+                u32::from(self.sequence.get()).into(),
                 self.title.clone().into(),
-                self.asset_type.into(),
+                self.asset_type.as_str().into(),
                 self.content_type.clone().into(),
                 self.filename.clone().into(),
                 self.bytes.into(),
-                self.checksum.clone().into(),
+                self.checksum.to_hex().into(),
                 self.status.as_str().into(),
-                self.raw_key.clone().into(),
+                self.raw_key.as_str().into(),
                 json(&self.renditions),
                 self.width.into(),
                 self.height.into(),
@@ -126,7 +129,7 @@ fn json(map: &BTreeMap<String, String>) -> Cell {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobRow {
-    pub job_id: String,
+    pub job_id: JobId,
     pub attempt: u32,
     /// `PENDING`, `RUNNING`, `SUCCEEDED` or `FAILED`.
     pub status: JobStatus,
@@ -144,8 +147,8 @@ impl JobRow {
         Row {
             table: MEDIA_JOBS.name,
             cells: vec![
-                self.job_id.clone().into(),
-                batch.batch_id.clone().into(),
+                self.job_id.to_string().into(),
+                batch.batch_id.into(),
                 batch.listing_id.into(),
                 self.attempt.into(),
                 self.status.as_str().into(),
@@ -181,7 +184,7 @@ impl BatchView {
             return vec![];
         };
         let mut rows = vec![batch.row()];
-        rows.extend(self.assets.iter().map(|a| a.row(&batch.batch_id)));
+        rows.extend(self.assets.iter().map(|a| a.row(batch.batch_id)));
         rows.extend(self.jobs.iter().map(|j| j.row(batch)));
         rows
     }
@@ -195,8 +198,8 @@ impl BatchView {
         let at = stamp(event.at());
         if let MediaBatchEvent::Requested(e) = event {
             self.batch = Some(BatchRow {
-                batch_id: e.batch_id.to_string(),
-                listing_id: e.listing_id.get(),
+                batch_id: e.batch_id,
+                listing_id: e.listing_id,
                 batch_reference: e.batch_reference.clone(),
                 status: BatchStatus::PendingUpload,
                 status_message: None,
@@ -218,16 +221,16 @@ impl BatchView {
                 .files
                 .iter()
                 .map(|f| AssetRow {
-                    client_id: f.file.client_id.to_string(),
-                    sequence: u32::from(f.file.sequence.get()),
+                    client_id: f.file.client_id.clone(),
+                    sequence: f.file.sequence,
                     title: f.file.title.clone(),
-                    asset_type: f.file.asset_type.as_str(),
+                    asset_type: f.file.asset_type,
                     content_type: f.file.content_type.clone(),
                     filename: f.file.filename.clone(),
                     bytes: f.file.bytes,
-                    checksum: f.file.checksum.to_hex(),
+                    checksum: f.file.checksum,
                     status: AssetStatus::PendingUpload,
-                    raw_key: f.raw_key.to_string(),
+                    raw_key: f.raw_key.clone(),
                     renditions: BTreeMap::new(),
                     width: None,
                     height: None,
@@ -262,7 +265,7 @@ impl BatchView {
                     touch(asset);
                 }
                 self.jobs.push(JobRow {
-                    job_id: e.job_id.to_string(),
+                    job_id: e.job_id,
                     attempt: e.attempt,
                     status: JobStatus::Pending,
                     scope: "ALL",
@@ -289,7 +292,7 @@ impl BatchView {
                     previous.last_seq = seq;
                 }
                 for asset in &mut self.assets {
-                    if e.assets.iter().any(|c| c.as_str() == asset.client_id) {
+                    if e.assets.contains(&asset.client_id) {
                         asset.status = AssetStatus::Uploaded;
                         asset.error_code = None;
                         asset.error_message = None;
@@ -297,7 +300,7 @@ impl BatchView {
                     }
                 }
                 self.jobs.push(JobRow {
-                    job_id: e.job_id.to_string(),
+                    job_id: e.job_id,
                     attempt: e.attempt,
                     status: JobStatus::Pending,
                     scope: match e.scope {
@@ -330,11 +333,7 @@ impl BatchView {
                 }
             }
             MediaBatchEvent::AssetProcessed(e) => {
-                if let Some(asset) = self
-                    .assets
-                    .iter_mut()
-                    .find(|a| a.client_id == e.client_id.as_str())
-                {
+                if let Some(asset) = self.assets.iter_mut().find(|a| a.client_id == e.client_id) {
                     match &e.outcome {
                         AssetOutcome::Succeeded {
                             renditions,

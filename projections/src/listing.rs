@@ -1,9 +1,9 @@
 //! How Listing events shape `listings`.
 
 use aggregates::{ListingEvent, ListingStatus};
-use serde_json::json;
+use toq_contract::listing::{LISTING_STATUS_CHANGED, ListingStatusChanged, StatusChangedType};
 
-use crate::outbox::{LISTING_STATUS_CHANGED, OutboxMessage};
+use crate::outbox::OutboxMessage;
 use crate::table::{LISTINGS, Row};
 use crate::time::stamp;
 
@@ -70,14 +70,15 @@ impl ListingView {
                 listing.last_seq = seq;
                 vec![OutboxMessage {
                     topic: LISTING_STATUS_CHANGED,
-                    payload: json!({
-                        "type": LISTING_STATUS_CHANGED,
-                        "listingIdentityId": e.listing_id,
-                        "previousStatus": e.previous_status,
-                        "status": ListingStatus::PENDING_OWNER_APPROVAL,
-                        "batchId": e.batch_id,
-                        "occurredAt": at,
-                    }),
+                    payload: serde_json::to_value(ListingStatusChanged {
+                        kind: StatusChangedType::StatusChanged,
+                        listing_identity_id: e.listing_id,
+                        previous_status: e.previous_status.clone(),
+                        status: ListingStatus::named(ListingStatus::PENDING_OWNER_APPROVAL),
+                        batch_id: e.batch_id,
+                        occurred_at: at,
+                    })
+                    .expect("a message serializes"),
                 }]
             }
         }

@@ -1,16 +1,14 @@
 //! The messages a commit must publish, written in the same transaction as its events.
 
 use aggregates::AssetStatus;
-use serde_json::{Value, json};
+use serde_json::Value;
+use toq_contract::job::{JobAsset, JobMessage};
+use toq_contract::listing::MediaReady;
 
 use crate::batch::{AssetRow, BatchRow, JobRow};
 
-/// Topic of the processing job (API.md §6), for the job queue.
-pub const PROCESSING_JOB: &str = "processing.job";
-/// Internal: the listing of a READY batch moves to owner approval.
-pub const MEDIA_READY: &str = "listing.media_ready";
-/// For the platform: a listing's status changed.
-pub const LISTING_STATUS_CHANGED: &str = "listing.status_changed";
+pub use toq_contract::job::PROCESSING_JOB;
+pub use toq_contract::listing::{LISTING_STATUS_CHANGED, MEDIA_READY};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxMessage {
@@ -21,40 +19,40 @@ pub struct OutboxMessage {
 /// The job message of the batch's newest job: the assets it must process.
 pub(crate) fn job(batch: &BatchRow, assets: &[AssetRow], jobs: &[JobRow]) -> OutboxMessage {
     let job = jobs.last().expect("a job was just added");
-    let assets: Vec<Value> = assets
-        .iter()
-        .filter(|a| a.status == AssetStatus::Uploaded)
-        .map(|a| {
-            json!({
-                "clientId": a.client_id,
-                "sequence": a.sequence,
-                "assetType": a.asset_type,
-                "contentType": a.content_type,
-                "rawKey": a.raw_key,
-                "bytes": a.bytes,
-                "checksum": a.checksum,
+    let message = JobMessage {
+        job_id: job.job_id,
+        batch_id: batch.batch_id,
+        listing_identity_id: batch.listing_id,
+        attempt: job.attempt,
+        assets: assets
+            .iter()
+            .filter(|a| a.status == AssetStatus::Uploaded)
+            .map(|a| JobAsset {
+                client_id: a.client_id.clone(),
+                sequence: a.sequence,
+                asset_type: a.asset_type,
+                content_type: a.content_type.clone(),
+                raw_key: a.raw_key.clone(),
+                bytes: a.bytes,
+                checksum: a.checksum,
             })
-        })
-        .collect();
+            .collect(),
+        traceparent: None,
+    };
     OutboxMessage {
         topic: PROCESSING_JOB,
-        payload: json!({
-            "jobId": job.job_id,
-            "batchId": batch.batch_id,
-            "listingIdentityId": batch.listing_id,
-            "attempt": job.attempt,
-            "assets": assets,
-        }),
+        payload: serde_json::to_value(message).expect("a message serializes"),
     }
 }
 
 pub(crate) fn media_ready(batch: &BatchRow) -> OutboxMessage {
+    let ready = MediaReady {
+        listing_identity_id: batch.listing_id,
+        batch_id: batch.batch_id,
+        attempt: batch.attempt,
+    };
     OutboxMessage {
         topic: MEDIA_READY,
-        payload: json!({
-            "listingIdentityId": batch.listing_id,
-            "batchId": batch.batch_id,
-            "attempt": batch.attempt,
-        }),
+        payload: serde_json::to_value(ready).expect("a message serializes"),
     }
 }

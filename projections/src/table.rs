@@ -52,6 +52,16 @@ impl From<&str> for Cell {
         Self::Text(s.to_owned())
     }
 }
+impl From<aggregates::BatchId> for Cell {
+    fn from(id: aggregates::BatchId) -> Self {
+        Self::Text(id.to_string())
+    }
+}
+impl From<aggregates::ListingId> for Cell {
+    fn from(id: aggregates::ListingId) -> Self {
+        Self::from(id.get())
+    }
+}
 impl<T: Into<Cell>> From<Option<T>> for Cell {
     fn from(v: Option<T>) -> Self {
         v.map_or(Self::Null, Into::into)

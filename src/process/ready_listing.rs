@@ -4,8 +4,9 @@
 //! the relay's rounds [`catch_up`] on rows a crash or a failed follow left behind. At least
 //! once: the Listing aggregate ignores a repeat.
 
-use aggregates::{BatchId, ListingCommand, ListingError, ListingId, MediaBatchEvent};
+use aggregates::{ListingCommand, ListingError, MediaBatchEvent};
 use sqlx::Row as _;
+use toq_contract::listing::{MEDIA_READY, MediaReady};
 
 use crate::engine::{Actor, CommandError, Engine};
 use crate::store::StoreError;
@@ -27,14 +28,14 @@ pub async fn catch_up(engine: &Engine) -> Result<usize, CommandError> {
     let store = engine.store();
     let sql = "SELECT id, payload FROM outbox WHERE topic = ? ORDER BY id LIMIT 100";
     let rows = sqlx::query(store.dialect().sql(sql))
-        .bind(projections::outbox::MEDIA_READY)
+        .bind(MEDIA_READY)
         .fetch_all(store.pool())
         .await
         .map_err(StoreError::from)?;
     for row in &rows {
         let id: i64 = row.try_get(0).map_err(StoreError::from)?;
         let payload: String = row.try_get(1).map_err(StoreError::from)?;
-        let ready: ReadyMessage = serde_json::from_str(&payload)
+        let ready: MediaReady = serde_json::from_str(&payload)
             .map_err(|source| StoreError::CorruptOutbox { id, source })?;
         let command = ListingCommand::MediaReady {
             batch_id: ready.batch_id,
@@ -59,11 +60,4 @@ pub async fn catch_up(engine: &Engine) -> Result<usize, CommandError> {
             .map_err(StoreError::from)?;
     }
     Ok(rows.len())
-}
-
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ReadyMessage {
-    listing_identity_id: ListingId,
-    batch_id: BatchId,
 }
