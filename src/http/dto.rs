@@ -14,7 +14,31 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
+use crate::http::routes::downloads::RESOLUTIONS;
 use crate::ops::history::Entry;
+
+/// `reason`: what the schema states of the 1–500 characters after trimming.
+fn reason() -> utoipa::openapi::Object {
+    aggregates::openapi::trimmed(500, true)
+}
+
+fn one_of(values: &[&str]) -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+            utoipa::openapi::Type::String,
+            utoipa::openapi::Type::Null,
+        ]))
+        .enum_values(Some(values.iter().copied().map(Some).chain([None])))
+        .build()
+}
+
+fn scope() -> utoipa::openapi::Object {
+    one_of(&["FAILED_ONLY", "ALL"])
+}
+
+fn resolution() -> utoipa::openapi::Object {
+    one_of(&RESOLUTIONS)
+}
 
 /// Every non-2xx body (API.md, Conventions).
 #[derive(Debug, Serialize, ToSchema)]
@@ -44,7 +68,13 @@ pub struct ErrorBody {
         "checksum": "4ee0c4b2e3f1a0d9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5", "title": "Sala social",
         "sequence": 1, "metadata": {"room": "living"}}]}))]
 pub struct CreateBatchRequest {
-    #[schema(required = true, minimum = 1)]
+    #[schema(
+        required = true,
+        nullable = false,
+        minimum = 1,
+        maximum = 9007199254740991.0
+    )]
+    #[serde(default, deserialize_with = "aggregates::json_int::opt_u64")]
     pub listing_identity_id: Option<u64>,
     #[serde(flatten)]
     pub manifest: RawManifest,
@@ -95,11 +125,17 @@ pub struct UploadTicket {
         "bytes": 5242880, "checksum": "4ee0c4b2e3f1a0d9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5",
         "etag": "\"4ee0c4b2\""}]}))]
 pub struct CompleteRequest {
-    #[schema(required = true, minimum = 1)]
+    #[schema(
+        required = true,
+        nullable = false,
+        minimum = 1,
+        maximum = 9007199254740991.0
+    )]
+    #[serde(default, deserialize_with = "aggregates::json_int::opt_u64")]
     pub listing_identity_id: Option<u64>,
-    #[schema(required = true)]
+    #[schema(required = true, nullable = false, format = Uuid)]
     pub batch_id: Option<String>,
-    #[schema(required = true)]
+    #[schema(required = true, nullable = false, min_items = 1)]
     pub files: Option<Vec<RawConfirmedFile>>,
 }
 
@@ -124,14 +160,21 @@ pub struct UploadsReceived {
 #[schema(example = json!({"listingIdentityId": 123, "batchId": "0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b",
     "reason": "renditions were too dark", "scope": "ALL"}))]
 pub struct RetryRequest {
-    #[schema(required = true, minimum = 1)]
+    #[schema(
+        required = true,
+        nullable = false,
+        minimum = 1,
+        maximum = 9007199254740991.0
+    )]
+    #[serde(default, deserialize_with = "aggregates::json_int::opt_u64")]
     pub listing_identity_id: Option<u64>,
-    #[schema(required = true)]
+    #[schema(required = true, nullable = false, format = Uuid)]
     pub batch_id: Option<String>,
-    /// 1–500 characters.
-    #[schema(required = true)]
+    /// 1–500 characters after trimming.
+    #[schema(required = true, schema_with = reason)]
     pub reason: Option<String>,
     /// `FAILED_ONLY` (default) or `ALL`; on a READY batch only `ALL` reprocesses anything.
+    #[schema(schema_with = scope)]
     pub scope: Option<String>,
 }
 
@@ -154,9 +197,15 @@ pub struct RetryAccepted {
 #[serde(rename_all = "camelCase")]
 #[schema(example = json!({"listingIdentityId": 123, "batchId": "0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b"}))]
 pub struct StatusRequest {
-    #[schema(required = true, minimum = 1)]
+    #[schema(
+        required = true,
+        nullable = false,
+        minimum = 1,
+        maximum = 9007199254740991.0
+    )]
+    #[serde(default, deserialize_with = "aggregates::json_int::opt_u64")]
     pub listing_identity_id: Option<u64>,
-    #[schema(required = true)]
+    #[schema(required = true, nullable = false, format = Uuid)]
     pub batch_id: Option<String>,
 }
 
@@ -239,11 +288,19 @@ pub struct AssetStatus {
 #[schema(example = json!({"listingIdentityId": 123, "batchId": "0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b",
     "resolution": "large"}))]
 pub struct DownloadsRequest {
-    #[schema(required = true, minimum = 1)]
+    #[schema(
+        required = true,
+        nullable = false,
+        minimum = 1,
+        maximum = 9007199254740991.0
+    )]
+    #[serde(default, deserialize_with = "aggregates::json_int::opt_u64")]
     pub listing_identity_id: Option<u64>,
     /// Without it, the listing's newest READY batch.
+    #[schema(format = Uuid)]
     pub batch_id: Option<String>,
     /// `thumbnail`, `small`, `medium`, `large` (default) or `original`.
+    #[schema(schema_with = resolution)]
     pub resolution: Option<String>,
 }
 
@@ -290,12 +347,18 @@ pub struct Download {
 #[schema(example = json!({"listingIdentityId": 123, "batchId": "0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b",
     "reason": "uploaded to the wrong listing"}))]
 pub struct DeleteRequest {
-    #[schema(required = true, minimum = 1)]
+    #[schema(
+        required = true,
+        nullable = false,
+        minimum = 1,
+        maximum = 9007199254740991.0
+    )]
+    #[serde(default, deserialize_with = "aggregates::json_int::opt_u64")]
     pub listing_identity_id: Option<u64>,
-    #[schema(required = true)]
+    #[schema(required = true, nullable = false, format = Uuid)]
     pub batch_id: Option<String>,
-    /// 1–500 characters.
-    #[schema(required = true)]
+    /// 1–500 characters after trimming.
+    #[schema(required = true, schema_with = reason)]
     pub reason: Option<String>,
 }
 
@@ -348,11 +411,13 @@ pub struct BatchEvents {
     "projectMedia": false}))]
 pub struct ListingRequest {
     /// The platform's listing status by name, e.g. `PENDING_PHOTO_PROCESSING`.
-    #[schema(required = true)]
+    #[schema(required = true, nullable = false, pattern = "^[A-Z_]{1,64}$")]
     pub status: Option<String>,
-    #[schema(required = true, minimum = 1)]
+    #[schema(required = true, nullable = false, minimum = 1)]
+    #[serde(default, deserialize_with = "aggregates::json_int::opt_u64")]
     pub owner_user_id: Option<u64>,
     #[schema(minimum = 1)]
+    #[serde(default, deserialize_with = "aggregates::json_int::opt_u64")]
     pub photographer_user_id: Option<u64>,
     /// Whether the owner may upload project media (default false).
     pub project_media: Option<bool>,

@@ -11,7 +11,7 @@ use crate::http::error::ApiError;
 use crate::http::{AppState, request};
 use crate::queries;
 
-const RESOLUTIONS: [&str; 5] = ["thumbnail", "small", "medium", "large", "original"];
+pub(crate) const RESOLUTIONS: [&str; 5] = ["thumbnail", "small", "medium", "large", "original"];
 
 /// Signed GET URLs for a ready batch
 ///

@@ -20,7 +20,7 @@ use crate::ops::history;
     operation_id = "getBatchEvents",
     tag = "audit",
     params(
-        ("batch_id" = String, Path, description = "The batch id (UUIDv7)"),
+        ("batch_id" = uuid::Uuid, Path, description = "The batch id (UUIDv7)"),
         EventsQuery,
     ),
     responses(
