@@ -12,10 +12,8 @@ pub(crate) mod retry;
 pub(crate) mod status;
 pub(crate) mod uploads;
 
-use actix_web::{HttpResponse, Resource, web};
-use aggregates::{BatchId, FieldError};
-
 use crate::http::error::ApiError;
+use actix_web::{HttpResponse, Resource, web};
 
 pub use crate::http::dto::CallbackBody;
 
@@ -58,68 +56,4 @@ fn post(path: &str) -> Resource {
 
 fn get(path: &str) -> Resource {
     resource(path, "GET")
-}
-
-/// Collects broken fields of a request before anything else is looked at.
-#[derive(Default)]
-struct Fields(Vec<FieldError>);
-
-impl Fields {
-    fn listing_id(&mut self, raw: Option<u64>) -> u64 {
-        match raw {
-            Some(id) if id >= 1 => id,
-            Some(_) => {
-                self.0.push(FieldError::new(
-                    "listingIdentityId",
-                    "must be a positive integer",
-                ));
-                0
-            }
-            None => {
-                self.0
-                    .push(FieldError::new("listingIdentityId", "is required"));
-                0
-            }
-        }
-    }
-
-    fn batch_id(&mut self, raw: Option<&str>) -> Option<BatchId> {
-        match raw.map(BatchId::parse) {
-            Some(Ok(id)) => Some(id),
-            Some(Err(e)) => {
-                self.0.push(FieldError::new("batchId", e.to_string()));
-                None
-            }
-            None => {
-                self.0.push(FieldError::new("batchId", "is required"));
-                None
-            }
-        }
-    }
-
-    /// A free-text reason: 1–500 characters after trimming.
-    fn reason(&mut self, raw: Option<String>) -> String {
-        let reason = raw.unwrap_or_default();
-        let n = reason.trim().chars().count();
-        if n == 0 || n > 500 {
-            self.push("reason", "must be 1 to 500 characters");
-        }
-        reason
-    }
-
-    fn push(&mut self, field: &str, message: impl Into<String>) {
-        self.0.push(FieldError::new(field, message));
-    }
-
-    fn extend(&mut self, errors: Vec<FieldError>) {
-        self.0.extend(errors);
-    }
-
-    fn check(self) -> Result<(), ApiError> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::Validation(self.0))
-        }
-    }
 }
