@@ -2,9 +2,12 @@
 //! `MediaBatch` and `Listing` aggregates, the manifest rules and the values they are made of.
 //! Pure: no I/O, no clock, no SQL.
 
+pub mod json_int;
 pub mod listing;
 pub mod manifest;
 pub mod media_batch;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod upcasting;
 pub mod values;
 

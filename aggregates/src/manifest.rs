@@ -60,9 +60,14 @@ impl Default for Limits {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RawManifest {
-    #[cfg_attr(feature = "openapi", schema(required = true))]
+    #[cfg_attr(feature = "openapi", schema(required = true, schema_with = crate::openapi::batch_reference))]
     pub batch_reference: Option<String>,
-    #[cfg_attr(feature = "openapi", schema(required = true))]
+    /// 1 to `maxFilesPerBatch` (default 60) files; `clientId`, `sequence` and `title` unique in
+    /// the batch; total size at most `maxTotalBytes` (default 1 GiB).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(required = true, nullable = false, min_items = 1, max_items = 60)
+    )]
     pub files: Option<Vec<RawFile>>,
 }
 
@@ -70,23 +75,32 @@ pub struct RawManifest {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RawFile {
-    #[cfg_attr(feature = "openapi", schema(required = true))]
+    #[cfg_attr(feature = "openapi", schema(required = true, schema_with = crate::openapi::client_id))]
     pub client_id: Option<String>,
-    #[cfg_attr(feature = "openapi", schema(required = true))]
+    /// Uploadable types only (`THUMBNAIL` and `ZIP` are pipeline outputs).
+    #[cfg_attr(feature = "openapi", schema(required = true, schema_with = crate::openapi::asset_type))]
     pub asset_type: Option<String>,
+    /// When given, must agree with `assetType`.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::orientation))]
     pub orientation: Option<String>,
-    #[cfg_attr(feature = "openapi", schema(required = true))]
+    /// Never reaches a storage key unsanitised.
+    #[cfg_attr(feature = "openapi", schema(required = true, schema_with = crate::openapi::filename))]
     pub filename: Option<String>,
-    #[cfg_attr(feature = "openapi", schema(required = true))]
+    /// In the allow-list and consistent with `assetType`.
+    #[cfg_attr(feature = "openapi", schema(required = true, schema_with = crate::openapi::content_type))]
     pub content_type: Option<String>,
-    #[cfg_attr(feature = "openapi", schema(required = true))]
+    #[cfg_attr(feature = "openapi", schema(required = true, schema_with = crate::openapi::bytes))]
+    #[serde(default, deserialize_with = "crate::json_int::opt_u64")]
     pub bytes: Option<u64>,
-    #[cfg_attr(feature = "openapi", schema(required = true))]
+    /// The file's SHA-256.
+    #[cfg_attr(feature = "openapi", schema(required = true, schema_with = crate::openapi::checksum))]
     pub checksum: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::title))]
     pub title: Option<String>,
-    #[cfg_attr(feature = "openapi", schema(required = true))]
+    #[cfg_attr(feature = "openapi", schema(required = true, schema_with = crate::openapi::sequence))]
+    #[serde(default, deserialize_with = "crate::json_int::opt_i64")]
     pub sequence: Option<i64>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::metadata))]
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
@@ -112,12 +126,12 @@ pub struct ManifestFile {
     pub metadata: BTreeMap<String, String>,
 }
 
-const MAX_REFERENCE: usize = 120;
-const MAX_TITLE: usize = 120;
-const MAX_FILENAME: usize = 255;
-const MAX_METADATA_KEYS: usize = 20;
-const MAX_METADATA_KEY: usize = 40;
-const MAX_METADATA_VALUE: usize = 256;
+pub(crate) const MAX_REFERENCE: usize = 120;
+pub(crate) const MAX_TITLE: usize = 120;
+pub(crate) const MAX_FILENAME: usize = 255;
+pub(crate) const MAX_METADATA_KEYS: usize = 20;
+pub(crate) const MAX_METADATA_KEY: usize = 40;
+pub(crate) const MAX_METADATA_VALUE: usize = 256;
 
 /// Collects every broken field of one request.
 #[derive(Default)]
@@ -392,10 +406,15 @@ fn parse_metadata(
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RawConfirmedFile {
-    #[cfg_attr(feature = "openapi", schema(required = true))]
+    #[cfg_attr(feature = "openapi", schema(required = true, schema_with = crate::openapi::client_id))]
     pub client_id: Option<String>,
+    /// When given, the key issued for this file.
     pub object_key: Option<String>,
+    /// When given, the manifest's size.
+    #[serde(default, deserialize_with = "crate::json_int::opt_u64")]
     pub bytes: Option<u64>,
+    /// When given, the manifest's checksum.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::optional_checksum))]
     pub checksum: Option<String>,
     pub etag: Option<String>,
 }

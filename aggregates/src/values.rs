@@ -307,6 +307,12 @@ impl Orientation {
             _ => refuse("must be HORIZONTAL or VERTICAL"),
         }
     }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Horizontal => "HORIZONTAL",
+            Self::Vertical => "VERTICAL",
+        }
+    }
 }
 
 /// A filename reduced to characters that are safe in a storage key: ASCII letters, digits,

@@ -24,7 +24,9 @@ use serde::{Deserialize, Serialize};
             "large": "123/processed/photo/0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b/1/large/01-photo-1.jpg"},
         "width": 4032, "height": 3024}]})))]
 pub struct CallbackBody {
+    #[cfg_attr(feature = "openapi", schema(format = Uuid))]
     pub job_id: String,
+    #[cfg_attr(feature = "openapi", schema(format = Uuid))]
     pub batch_id: String,
     #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub attempt: u32,

@@ -1,10 +1,12 @@
 //! Who may do what (API.md "Who may do what"). A listing or batch the caller may not see is
 //! reported as not found, never as forbidden: no existence leaks.
 
+use actix_web::HttpRequest;
 use aggregates::AssetType;
 
 use crate::auth::{Caller, Role};
 use crate::http::error::ApiError;
+use crate::http::{AppState, request};
 use crate::queries::{self, ListingView};
 use crate::store::Store;
 
@@ -14,6 +16,42 @@ pub enum Action {
     Command,
     /// Status and downloads.
     Read,
+}
+
+/// The platform's routes take the internal service token.
+pub fn internal(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
+    if request::is_internal(req, &state.secrets.internal_token) {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized(
+            "the internal service token is required".into(),
+        ))
+    }
+}
+
+/// Auditors and admins see every listing, batch and history.
+fn oversees(caller: Caller) -> bool {
+    matches!(caller.role, Role::Admin | Role::Auditor)
+}
+
+/// The listing registry is read by the platform, or by admins and auditors with a JWT.
+pub fn registry_reader(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
+    if internal(req, state).is_ok() || oversees(request::caller(req)?) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden("the listing registry is internal"))
+    }
+}
+
+/// Event history: auditors and admins only.
+pub fn history(caller: Caller) -> Result<(), ApiError> {
+    if oversees(caller) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "only auditors and admins read event history",
+        ))
+    }
 }
 
 fn sees(caller: Caller, listing: &ListingView) -> bool {

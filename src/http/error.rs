@@ -1,6 +1,6 @@
 //! Every failure a client can see, with its stable code and status (API.md), in one enum.
 
-use actix_web::http::StatusCode;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
 use aggregates::{FieldError, ListingError, MediaBatchError};
 use serde_json::{Value, json};
@@ -36,6 +36,9 @@ pub enum ApiError {
     Busy,
     #[error("no such route")]
     RouteNotFound,
+    /// A known path with a method it does not take; the methods it takes.
+    #[error("this route takes {0}")]
+    MethodNotAllowed(&'static str),
     #[error("internal error")]
     Internal(String),
 }
@@ -60,6 +63,7 @@ impl ApiError {
             Self::Batch(e) => e.code(),
             Self::Busy => "BUSY",
             Self::RouteNotFound => "NOT_FOUND",
+            Self::MethodNotAllowed(_) => "METHOD_NOT_ALLOWED",
             Self::Internal(_) => "INTERNAL",
         }
     }
@@ -97,6 +101,7 @@ impl ResponseError for ApiError {
             Self::Batch(_) | Self::OpenBatchExists { .. } | Self::BatchNotReady { .. } => {
                 StatusCode::CONFLICT
             }
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -112,7 +117,11 @@ impl ResponseError for ApiError {
             }
             other => other.to_string(),
         };
-        HttpResponse::build(status).json(ErrorBody {
+        let mut response = HttpResponse::build(status);
+        if let Self::MethodNotAllowed(allow) = self {
+            response.insert_header((header::ALLOW, *allow));
+        }
+        response.json(ErrorBody {
             code: status.as_u16(),
             details: self.details(),
             error: self.code(),

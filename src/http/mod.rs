@@ -3,6 +3,7 @@
 pub mod access;
 pub mod dto;
 pub mod error;
+pub mod input;
 pub mod openapi;
 pub mod request;
 pub mod routes;

@@ -2,7 +2,8 @@
 //! of `dto.rs`, served at `/openapi.json` with Swagger UI at `/docs/`.
 
 use actix_web::web;
-use aggregates::{FieldError, RawConfirmedFile, RawFile, RawManifest};
+use aggregates::{FieldError, Limits, RawConfirmedFile, RawFile, RawManifest};
+use utoipa::openapi::schema::{AllOfBuilder, Schema};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
@@ -57,7 +58,7 @@ use crate::queries::ListingView;
         ListingView, CleanupCandidates, CleanupCandidate, CallbackBody, CallbackOutput,
         CallbackAccepted, Health, Readiness,
     )),
-    modifiers(&SecuritySchemes),
+    modifiers(&SecuritySchemes, &FileRules),
     tags(
         (name = "batches", description = "Upload, process, poll, download and delete media batches"),
         (name = "pipeline", description = "Results from the processing pipeline"),
@@ -86,6 +87,23 @@ impl Modify for SecuritySchemes {
         let mut internal = Http::new(HttpAuthScheme::Bearer);
         internal.description = Some("The platform's internal service token".into());
         components.add_security_scheme("internal_token", SecurityScheme::Http(internal));
+    }
+}
+
+/// A file's rules across its fields (content type and orientation per asset type) are beyond
+/// the derive: the `RawFile` component becomes all of its fields' rules and one asset type's.
+struct FileRules;
+
+impl Modify for FileRules {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        if let Some(fields) = components.schemas.remove("RawFile") {
+            let kinds = aggregates::openapi::file_kinds(&Limits::default());
+            let all = AllOfBuilder::new().item(fields).item(kinds).build();
+            components
+                .schemas
+                .insert("RawFile".into(), Schema::AllOf(all).into());
+        }
     }
 }
 

@@ -1,30 +1,52 @@
 //! Request plumbing: bounded JSON bodies with our error codes, request ids, bearer tokens.
 
+use std::future::{Ready, ready};
+
 use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{self, ServiceRequest, ServiceResponse};
+use actix_web::error::PayloadError;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{HttpMessage, HttpRequest, web};
-use futures_util::StreamExt as _;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
+use futures_util::{Stream, StreamExt as _};
 use serde::de::DeserializeOwned;
 
 use crate::auth::{Caller, jwt};
 use crate::engine::Actor;
-use crate::http::AppState;
 use crate::http::error::ApiError;
+use crate::http::{AppState, access};
 
 /// Bodies over this size are refused with 413.
 pub const MAX_BODY: usize = 1024 * 1024;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Reads a JSON body of at most [`MAX_BODY`] bytes; malformed JSON or wrong types are 400.
-pub async fn json<T: DeserializeOwned>(mut payload: web::Payload) -> Result<T, ApiError> {
-    let bytes = read(&mut payload).await?;
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::InvalidJson(e.to_string()))
+/// A JSON body of at most [`MAX_BODY`] bytes, read with the API's error mapping: malformed JSON
+/// or wrong types are 400 `INVALID_JSON`, larger bodies 413 (actix's own `Json` answers neither
+/// in our error body).
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(_: &HttpRequest, payload: &mut dev::Payload) -> Self::Future {
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let bytes = read(&mut payload).await?;
+            serde_json::from_slice(&bytes)
+                .map(Json)
+                .map_err(|e| ApiError::InvalidJson(e.to_string()))
+        })
+    }
 }
 
-pub async fn read(payload: &mut web::Payload) -> Result<web::BytesMut, ApiError> {
+/// The raw body, at most [`MAX_BODY`] bytes (`/callback` verifies its signature over them).
+pub async fn read<S>(payload: &mut S) -> Result<web::BytesMut, ApiError>
+where
+    S: Stream<Item = Result<web::Bytes, PayloadError>> + Unpin,
+{
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| ApiError::InvalidJson(e.to_string()))?;
@@ -119,8 +141,15 @@ fn bearer(req: &HttpRequest) -> Option<&str> {
         .map(str::trim)
 }
 
+fn state(req: &HttpRequest) -> Result<&AppState, ApiError> {
+    req.app_data::<web::Data<AppState>>()
+        .map(|s| s.get_ref())
+        .ok_or_else(|| ApiError::internal("no app state"))
+}
+
 /// The authenticated person, or 401.
-pub fn caller(req: &HttpRequest, state: &AppState) -> Result<Caller, ApiError> {
+pub fn caller(req: &HttpRequest) -> Result<Caller, ApiError> {
+    let state = state(req)?;
     let token =
         bearer(req).ok_or_else(|| ApiError::Unauthorized("a Bearer token is required".into()))?;
     jwt::verify(
@@ -130,6 +159,32 @@ pub fn caller(req: &HttpRequest, state: &AppState) -> Result<Caller, ApiError> {
         state.config.jwt_max_lifetime.num_seconds(),
     )
     .map_err(|e| ApiError::Unauthorized(e.to_string()))
+}
+
+/// A handler that takes a `Caller` is refused with 401 before its body is read.
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut dev::Payload) -> Self::Future {
+        ready(caller(req))
+    }
+}
+
+/// The platform, by its internal service token: 401 before the body is read.
+pub struct Platform;
+
+impl FromRequest for Platform {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut dev::Payload) -> Self::Future {
+        ready(
+            state(req)
+                .and_then(|s| access::internal(req, s))
+                .map(|()| Platform),
+        )
+    }
 }
 
 /// Whether the request carries the platform's internal service token.

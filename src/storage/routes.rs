@@ -114,11 +114,15 @@ async fn get_object(
 
 /// Signed URLs are for PUT (upload) or GET (download) only.
 async fn method_not_allowed() -> HttpResponse {
-    error_body(
+    let mut response = error_body(
         StatusCode::METHOD_NOT_ALLOWED,
         "METHOD_NOT_ALLOWED",
         "signed URLs take PUT (upload) or GET (download)",
-    )
+    );
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, PUT"));
+    response
 }
 
 /// A file as a stream of 64 KiB chunks.

@@ -9,5 +9,6 @@ mod concurrency;
 mod errors;
 mod flow;
 mod helpers;
+mod methods;
 mod observability;
 mod openapi;

@@ -72,3 +72,42 @@ async fn swagger_ui_is_served_at_docs() {
     assert_eq!(res.status(), 200);
     assert_eq!(res.url().path(), "/docs/");
 }
+
+/// The rules a client generator needs are in the schema, so it sends nothing the server refuses
+/// (scripts/schemathesis checks this over every operation).
+#[tokio::test]
+async fn the_document_states_the_rules_the_server_enforces() {
+    let app = spawn_app().await;
+    let doc = app.get("/openapi.json", None).await.body;
+    let schemas = &doc["components"]["schemas"];
+    let retry = &schemas["RetryRequest"];
+    let required: Vec<&str> = retry["required"]
+        .as_array()
+        .expect("required")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for field in ["listingIdentityId", "batchId", "reason"] {
+        assert!(required.contains(&field), "{field} is required: {retry}");
+    }
+    assert_eq!(retry["properties"]["batchId"]["type"], "string", "{retry}");
+    assert_eq!(retry["properties"]["batchId"]["format"], "uuid");
+    assert_eq!(retry["properties"]["reason"]["type"], "string");
+    assert_eq!(retry["properties"]["listingIdentityId"]["minimum"], 1);
+    assert_eq!(
+        retry["properties"]["scope"]["enum"],
+        serde_json::json!(["FAILED_ONLY", "ALL", null])
+    );
+    let manifest = &schemas["RawManifest"]["properties"];
+    assert_eq!(manifest["files"]["minItems"], 1);
+    assert_eq!(manifest["files"]["maxItems"], 60);
+    assert!(manifest["batchReference"]["pattern"].is_string());
+    // Per asset type, the content types it accepts.
+    let kinds = &schemas["RawFile"]["allOf"][1]["anyOf"];
+    assert_eq!(
+        kinds.as_array().map(Vec::len),
+        Some(6),
+        "{}",
+        schemas["RawFile"]
+    );
+}

@@ -1,13 +1,14 @@
 //! `GET /internal/cleanup/candidates`: soft-deleted or expired batches and their object keys,
 //! for a future physical-cleanup job.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use aggregates::FieldError;
 use chrono::{DateTime, Utc};
 
+use crate::http::AppState;
 use crate::http::dto::{CleanupCandidate, CleanupCandidates, CleanupQuery, ErrorBody};
 use crate::http::error::ApiError;
-use crate::http::{AppState, request};
+use crate::http::request::Platform;
 use crate::queries;
 
 /// Batches to clean up physically
@@ -30,15 +31,10 @@ use crate::queries;
     security(("internal_token" = [])),
 )]
 pub async fn candidates(
-    req: HttpRequest,
     state: web::Data<AppState>,
     query: web::Query<CleanupQuery>,
+    _: Platform,
 ) -> Result<HttpResponse, ApiError> {
-    if !request::is_internal(&req, &state.secrets.internal_token) {
-        return Err(ApiError::Unauthorized(
-            "the internal service token is required".into(),
-        ));
-    }
     let mut errors = Vec::new();
     let before = match query.before.as_deref().map(DateTime::parse_from_rfc3339) {
         None => Utc::now(),

@@ -6,11 +6,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use aggregates::{ClientId, ConfirmUploads, JobId, MediaBatchCommand, ObjectKey};
 use chrono::Utc;
 
-use super::Fields;
+use crate::auth::Caller;
+use crate::http::AppState;
 use crate::http::access;
 use crate::http::dto::{CompleteRequest, ErrorBody, UploadsReceived};
 use crate::http::error::ApiError;
-use crate::http::{AppState, request};
+use crate::http::input::{Complete, Target};
+use crate::http::request::{self, Json};
 
 /// A rough processing estimate: a fixed start-up, per-file work, and throughput on bytes.
 fn estimate(files: u32, bytes: u64) -> u64 {
@@ -47,18 +49,16 @@ fn estimate(files: u32, bytes: u64) -> u64 {
 pub async fn complete(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Payload,
+    caller: Caller,
+    Json(body): Json<CompleteRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = request::caller(&req, &state)?;
-    let body: CompleteRequest = request::json(body).await?;
-    let mut fields = Fields::default();
-    let listing_id = fields.listing_id(body.listing_identity_id);
-    let batch_id = fields.batch_id(body.batch_id.as_deref());
-    if body.files.as_ref().is_none_or(Vec::is_empty) {
-        fields.push("files", "must confirm every file of the batch");
-    }
-    fields.check()?;
-    let batch_id = batch_id.expect("validated");
+    let Complete {
+        target: Target {
+            listing_id,
+            batch_id,
+        },
+        files,
+    } = Complete::try_from(body)?;
 
     let store = state.engine.store();
     let (_, batch, assets) = access::command_target(
@@ -89,7 +89,7 @@ pub async fn complete(
     }
     let job_id = JobId::generate();
     let command = MediaBatchCommand::ConfirmUploads(ConfirmUploads {
-        files: body.files.unwrap_or_default(),
+        files,
         stored,
         job_id,
         grace: state.config.upload_grace,

@@ -4,11 +4,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use aggregates::{Delete, MediaBatchCommand};
 use chrono::Utc;
 
-use super::Fields;
+use crate::auth::Caller;
+use crate::http::AppState;
 use crate::http::access;
 use crate::http::dto::{BatchDeleted, DeleteRequest, ErrorBody};
 use crate::http::error::ApiError;
-use crate::http::{AppState, request};
+use crate::http::input::{self, Target};
+use crate::http::request::{self, Json};
 
 /// Soft-delete a batch
 ///
@@ -37,16 +39,16 @@ use crate::http::{AppState, request};
 pub async fn delete(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Payload,
+    caller: Caller,
+    Json(body): Json<DeleteRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = request::caller(&req, &state)?;
-    let body: DeleteRequest = request::json(body).await?;
-    let mut fields = Fields::default();
-    let listing_id = fields.listing_id(body.listing_identity_id);
-    let batch_id = fields.batch_id(body.batch_id.as_deref());
-    let reason = fields.reason(body.reason);
-    fields.check()?;
-    let batch_id = batch_id.expect("validated");
+    let input::Delete {
+        target: Target {
+            listing_id,
+            batch_id,
+        },
+        reason,
+    } = input::Delete::try_from(body)?;
 
     let store = state.engine.store();
     let (_, batch, _) = access::command_target(

@@ -1,17 +1,19 @@
 //! `POST /downloads`: signed GET URLs for a READY batch's renditions.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use aggregates::ObjectKey;
 use chrono::Utc;
 
-use super::Fields;
+use crate::auth::Caller;
+use crate::http::AppState;
 use crate::http::access::{self, Action};
 use crate::http::dto::{Download, Downloads, DownloadsRequest, ErrorBody};
 use crate::http::error::ApiError;
-use crate::http::{AppState, request};
+use crate::http::input;
+use crate::http::request::Json;
 use crate::queries;
 
-const RESOLUTIONS: [&str; 5] = ["thumbnail", "small", "medium", "large", "original"];
+pub(crate) const RESOLUTIONS: [&str; 5] = ["thumbnail", "small", "medium", "large", "original"];
 
 /// Signed GET URLs for a ready batch
 ///
@@ -37,23 +39,15 @@ const RESOLUTIONS: [&str; 5] = ["thumbnail", "small", "medium", "large", "origin
     security(("jwt" = [])),
 )]
 pub async fn downloads(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Payload,
+    caller: Caller,
+    Json(body): Json<DownloadsRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = request::caller(&req, &state)?;
-    let body: DownloadsRequest = request::json(body).await?;
-    let mut fields = Fields::default();
-    let listing_id = fields.listing_id(body.listing_identity_id);
-    let batch_id = body.batch_id.as_deref().map(|b| fields.batch_id(Some(b)));
-    let resolution = body.resolution.unwrap_or_else(|| "large".to_owned());
-    if !RESOLUTIONS.contains(&resolution.as_str()) {
-        fields.push(
-            "resolution",
-            format!("must be one of {}", RESOLUTIONS.join(", ")),
-        );
-    }
-    fields.check()?;
+    let input::Downloads {
+        listing_id,
+        batch_id,
+        resolution,
+    } = input::Downloads::try_from(body)?;
 
     let store = state.engine.store();
     let listing = access::listing(
@@ -64,7 +58,7 @@ pub async fn downloads(
         state.config.owner_project_media,
     )
     .await?;
-    let batch = match batch_id.flatten() {
+    let batch = match batch_id {
         Some(id) => {
             let batch = access::batch(store, &listing, &id.to_string()).await?;
             // During a retry the last complete renditions stay downloadable.

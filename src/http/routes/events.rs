@@ -1,13 +1,13 @@
 //! `GET /batches/{batchId}/events`: the audit history, optionally as of a moment.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use aggregates::{BatchId, FieldError};
 use chrono::{DateTime, Utc};
 
-use crate::auth::Role;
+use crate::auth::Caller;
 use crate::http::dto::{BatchEvents, ErrorBody, EventsQuery};
 use crate::http::error::ApiError;
-use crate::http::{AppState, request};
+use crate::http::{AppState, access};
 use crate::ops::history;
 
 /// A batch's audit history
@@ -20,7 +20,7 @@ use crate::ops::history;
     operation_id = "getBatchEvents",
     tag = "audit",
     params(
-        ("batch_id" = String, Path, description = "The batch id (UUIDv7)"),
+        ("batch_id" = uuid::Uuid, Path, description = "The batch id (UUIDv7)"),
         EventsQuery,
     ),
     responses(
@@ -35,17 +35,12 @@ use crate::ops::history;
     security(("jwt" = [])),
 )]
 pub async fn events(
-    req: HttpRequest,
     state: web::Data<AppState>,
+    caller: Caller,
     path: web::Path<String>,
     query: web::Query<EventsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = request::caller(&req, &state)?;
-    if !matches!(caller.role, Role::Admin | Role::Auditor) {
-        return Err(ApiError::Forbidden(
-            "only auditors and admins read event history",
-        ));
-    }
+    access::history(caller)?;
     let mut errors = Vec::new();
     let batch_id =
         BatchId::parse(&path).map_err(|e| errors.push(FieldError::new("batchId", e.to_string())));

@@ -4,10 +4,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use aggregates::{FieldError, ListingCommand, ListingFacts, ListingId, ListingStatus};
 use chrono::Utc;
 
-use crate::auth::Role;
 use crate::http::dto::{ErrorBody, ListingRequest};
 use crate::http::error::ApiError;
-use crate::http::{AppState, request};
+use crate::http::request::{self, Json, Platform};
+use crate::http::{AppState, access};
 use crate::queries::{self, ListingView};
 
 fn listing_id(raw: &str) -> Result<ListingId, ApiError> {
@@ -20,16 +20,6 @@ fn listing_id(raw: &str) -> Result<ListingId, ApiError> {
                 "must be a positive integer",
             )])
         })
-}
-
-fn internal_only(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
-    if request::is_internal(req, &state.secrets.internal_token) {
-        Ok(())
-    } else {
-        Err(ApiError::Unauthorized(
-            "the internal service token is required".into(),
-        ))
-    }
 }
 
 /// Record the platform's facts about a listing
@@ -56,11 +46,10 @@ fn internal_only(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
 pub async fn put(
     req: HttpRequest,
     state: web::Data<AppState>,
+    _: Platform,
     path: web::Path<String>,
-    body: web::Payload,
+    Json(body): Json<ListingRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    internal_only(&req, &state)?;
-    let body: ListingRequest = request::json(body).await?;
     let id = listing_id(&path);
     let mut errors = Vec::new();
     let status = match body.status.as_deref().map(ListingStatus::parse) {
@@ -138,12 +127,7 @@ pub async fn get(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    if !request::is_internal(&req, &state.secrets.internal_token) {
-        let caller = request::caller(&req, &state)?;
-        if !matches!(caller.role, Role::Admin | Role::Auditor) {
-            return Err(ApiError::Forbidden("the listing registry is internal"));
-        }
-    }
+    access::registry_reader(&req, &state)?;
     let id = listing_id(&path)?;
     let view = queries::listing(state.engine.store(), id.get())
         .await

@@ -1,14 +1,16 @@
 //! `POST /uploads/retry`: reprocess a READY or FAILED batch under a new job.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use aggregates::{JobId, MediaBatchCommand, Retry, RetryScope};
+use aggregates::{JobId, MediaBatchCommand, Retry};
 use chrono::Utc;
 
-use super::Fields;
+use crate::auth::Caller;
+use crate::http::AppState;
 use crate::http::access;
 use crate::http::dto::{ErrorBody, RetryAccepted, RetryRequest};
 use crate::http::error::ApiError;
-use crate::http::{AppState, request};
+use crate::http::input::{self, Target};
+use crate::http::request::{self, Json};
 
 /// Reprocess a READY or FAILED batch under a new job
 ///
@@ -37,24 +39,17 @@ use crate::http::{AppState, request};
 pub async fn retry(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Payload,
+    caller: Caller,
+    Json(body): Json<RetryRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = request::caller(&req, &state)?;
-    let body: RetryRequest = request::json(body).await?;
-    let mut fields = Fields::default();
-    let listing_id = fields.listing_id(body.listing_identity_id);
-    let batch_id = fields.batch_id(body.batch_id.as_deref());
-    let scope = match body.scope.as_deref() {
-        None | Some("FAILED_ONLY") => RetryScope::FailedOnly,
-        Some("ALL") => RetryScope::All,
-        Some(_) => {
-            fields.push("scope", "must be FAILED_ONLY or ALL");
-            RetryScope::FailedOnly
-        }
-    };
-    let reason = fields.reason(body.reason);
-    fields.check()?;
-    let batch_id = batch_id.expect("validated");
+    let input::Retry {
+        target: Target {
+            listing_id,
+            batch_id,
+        },
+        scope,
+        reason,
+    } = input::Retry::try_from(body)?;
 
     let store = state.engine.store();
     let (_, batch, _) = access::command_target(

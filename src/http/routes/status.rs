@@ -1,12 +1,14 @@
 //! `POST /status`: a batch's progress, job and assets.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 
-use super::Fields;
+use crate::auth::Caller;
+use crate::http::AppState;
 use crate::http::access::{self, Action};
 use crate::http::dto::{AssetStatus, BatchStatus, ErrorBody, JobStatus, Progress, StatusRequest};
 use crate::http::error::ApiError;
-use crate::http::{AppState, request};
+use crate::http::input::Target;
+use crate::http::request::Json;
 use crate::queries;
 
 /// Poll a batch
@@ -28,16 +30,14 @@ use crate::queries;
     security(("jwt" = [])),
 )]
 pub async fn status(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Payload,
+    caller: Caller,
+    Json(body): Json<StatusRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = request::caller(&req, &state)?;
-    let body: StatusRequest = request::json(body).await?;
-    let mut fields = Fields::default();
-    let listing_id = fields.listing_id(body.listing_identity_id);
-    let batch_id = fields.batch_id(body.batch_id.as_deref());
-    fields.check()?;
+    let Target {
+        listing_id,
+        batch_id,
+    } = Target::try_from(body)?;
 
     let store = state.engine.store();
     let listing = access::listing(
@@ -48,7 +48,7 @@ pub async fn status(
         state.config.owner_project_media,
     )
     .await?;
-    let batch = access::batch(store, &listing, &batch_id.expect("validated").to_string()).await?;
+    let batch = access::batch(store, &listing, &batch_id.to_string()).await?;
     let assets = queries::assets(store, &batch.batch_id)
         .await
         .map_err(ApiError::internal)?;

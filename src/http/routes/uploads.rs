@@ -1,14 +1,16 @@
 //! `POST /uploads`: validate a manifest, create the batch, hand out signed upload URLs.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use aggregates::{BatchId, ListingId, Manifest, MediaBatchCommand, RequestUploads};
+use aggregates::{BatchId, MediaBatchCommand, RequestUploads};
 use chrono::Utc;
 
-use super::Fields;
+use crate::auth::Caller;
+use crate::http::AppState;
 use crate::http::access::{self, Action};
 use crate::http::dto::{BatchCreated, CreateBatchRequest, ErrorBody, UploadTicket};
 use crate::http::error::ApiError;
-use crate::http::{AppState, request};
+use crate::http::input::Create;
+use crate::http::request::{self, Json};
 use crate::queries;
 use crate::storage;
 
@@ -41,17 +43,14 @@ use crate::storage;
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Payload,
+    caller: Caller,
+    Json(body): Json<CreateBatchRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = request::caller(&req, &state)?;
-    let body: CreateBatchRequest = request::json(body).await?;
-    let mut fields = Fields::default();
-    let listing_id = fields.listing_id(body.listing_identity_id);
-    let manifest = Manifest::parse(&body.manifest, &state.config.limits)
-        .map_err(|e| fields.extend(e))
-        .ok();
-    fields.check()?;
-    let manifest = manifest.expect("validated");
+    let Create {
+        listing_id: listing_ref,
+        manifest,
+    } = Create::try_from((body, &state.config.limits))?;
+    let listing_id = listing_ref.get();
 
     let store = state.engine.store();
     let listing = access::listing(
@@ -68,7 +67,7 @@ pub async fn create(
     let now = Utc::now();
     let command = MediaBatchCommand::RequestUploads(RequestUploads {
         batch_id,
-        listing_id: ListingId::parse(listing_id).expect("validated"),
+        listing_id: listing_ref,
         listing_status: aggregates::ListingStatus::parse(&listing.status)
             .map_err(ApiError::internal)?,
         manifest: manifest.clone(),
