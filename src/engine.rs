@@ -10,7 +10,6 @@ use aggregates::{
 };
 use cqrs_es::persist::PersistedEventStore;
 use cqrs_es::{Aggregate, AggregateError, CqrsFramework};
-use sqlx::Row as _;
 
 use crate::store::{OpenBatchTaken, Store, StoreError};
 
@@ -147,30 +146,14 @@ impl Engine {
         &self,
         id: ListingId,
     ) -> Result<Option<ListingStatus>, CommandError> {
-        let sql = "SELECT status FROM listings WHERE listing_id = ?";
-        let status: Option<String> = sqlx::query_scalar(self.store.dialect().sql(sql))
-            .bind(i64::try_from(id.get()).unwrap_or(i64::MAX))
-            .fetch_optional(self.store.pool())
-            .await
-            .map_err(StoreError::from)?;
-        Ok(status.and_then(|s| ListingStatus::parse(&s).ok()))
+        Ok(self.store.listing_status(id).await?)
     }
 
     /// Moves the listings of READY batches on to owner approval, from the outbox rows their
     /// commits left. At least once: the Listing aggregate ignores a repeat. Returns how many.
     pub async fn settle_ready_batches(&self) -> Result<usize, CommandError> {
-        let store = &self.store;
-        let sql = "SELECT id, payload FROM outbox WHERE topic = ? ORDER BY id LIMIT 100";
-        let rows = sqlx::query(store.dialect().sql(sql))
-            .bind(projections::outbox::MEDIA_READY)
-            .fetch_all(store.pool())
-            .await
-            .map_err(StoreError::from)?;
-        for row in &rows {
-            let id: i64 = row.try_get(0).map_err(StoreError::from)?;
-            let payload: String = row.try_get(1).map_err(StoreError::from)?;
-            let ready: ReadyMessage = serde_json::from_str(&payload)
-                .map_err(|source| StoreError::CorruptOutbox { id, source })?;
+        let rows = self.store.ready_outbox(100).await?;
+        for (id, ready) in &rows {
             let command = ListingCommand::MediaReady {
                 batch_id: ready.batch_id,
                 now: chrono::Utc::now(),
@@ -187,21 +170,10 @@ impl Engine {
                 Ok(()) | Err(CommandError::Listing(ListingError::NotFound)) => {}
                 Err(e) => return Err(e),
             }
-            sqlx::query(store.dialect().sql("DELETE FROM outbox WHERE id = ?"))
-                .bind(id)
-                .execute(store.pool())
-                .await
-                .map_err(StoreError::from)?;
+            self.store.delete_outbox(&[*id]).await?;
         }
         Ok(rows.len())
     }
-}
-
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ReadyMessage {
-    listing_identity_id: ListingId,
-    batch_id: BatchId,
 }
 
 async fn run<A>(

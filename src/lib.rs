@@ -10,7 +10,6 @@ pub mod fault;
 pub mod http;
 pub mod lease;
 pub mod ops;
-pub mod queries;
 pub mod queue;
 pub mod reconciler;
 pub mod startup;

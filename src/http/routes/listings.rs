@@ -8,7 +8,7 @@ use crate::auth::Role;
 use crate::http::dto::{ErrorBody, ListingRequest};
 use crate::http::error::ApiError;
 use crate::http::{AppState, request};
-use crate::queries::{self, ListingView};
+use crate::store::ListingView;
 
 fn listing_id(raw: &str) -> Result<ListingId, ApiError> {
     raw.parse::<u64>()
@@ -108,7 +108,10 @@ pub async fn put(
         .engine
         .listing(id, command, &request::actor(&req, None, "platform"))
         .await?;
-    let view = queries::listing(state.engine.store(), id.get())
+    let view = state
+        .engine
+        .store()
+        .listing_view(id.get())
         .await
         .map_err(ApiError::internal)?;
     Ok(HttpResponse::Ok().json(view))
@@ -145,7 +148,10 @@ pub async fn get(
         }
     }
     let id = listing_id(&path)?;
-    let view = queries::listing(state.engine.store(), id.get())
+    let view = state
+        .engine
+        .store()
+        .listing_view(id.get())
         .await
         .map_err(ApiError::internal)?
         .ok_or(ApiError::ListingNotFound)?;

@@ -9,7 +9,6 @@ use crate::http::access::{self, Action};
 use crate::http::dto::{BatchCreated, CreateBatchRequest, ErrorBody, UploadTicket};
 use crate::http::error::ApiError;
 use crate::http::{AppState, request};
-use crate::queries;
 use crate::storage;
 
 /// Create a batch and get signed upload URLs
@@ -79,7 +78,8 @@ pub async fn create(
     if let Err(e) = state.engine.batch(batch_id, command, &actor).await {
         return Err(match ApiError::from(e) {
             ApiError::OpenBatchExists { .. } => {
-                let open = queries::listing(store, listing_id)
+                let open = store
+                    .listing_view(listing_id)
                     .await
                     .map_err(ApiError::internal)?;
                 ApiError::OpenBatchExists {
@@ -90,10 +90,12 @@ pub async fn create(
         });
     }
 
-    let assets = queries::assets(store, &batch_id.to_string())
+    let assets = store
+        .asset_views(&batch_id.to_string())
         .await
         .map_err(ApiError::internal)?;
-    let batch = queries::batch(store, &batch_id.to_string())
+    let batch = store
+        .batch_view(&batch_id.to_string())
         .await
         .map_err(ApiError::internal)?
         .ok_or(ApiError::BatchNotFound)?;
