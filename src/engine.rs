@@ -183,13 +183,7 @@ impl Engine {
         &self,
         id: ListingId,
     ) -> Result<Option<ListingStatus>, CommandError> {
-        let sql = "SELECT status FROM listings WHERE listing_id = ?";
-        let status: Option<String> = sqlx::query_scalar(self.store.dialect().sql(sql))
-            .bind(i64::try_from(id.get()).unwrap_or(i64::MAX))
-            .fetch_optional(self.store.pool())
-            .await
-            .map_err(StoreError::from)?;
-        Ok(status.and_then(|s| ListingStatus::parse(&s).ok()))
+        Ok(self.store.listing_status(id).await?)
     }
 }
 

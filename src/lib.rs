@@ -12,7 +12,6 @@ pub mod intake;
 pub mod lease;
 pub mod ops;
 pub mod process;
-pub mod queries;
 pub mod queue;
 pub mod reconciler;
 pub mod startup;

@@ -287,17 +287,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
         }
         Command::Projections(Projections::Status) => {
-            let mut conn = store.pool().acquire().await?;
-            println!("events {}", rebuild::count_events(&mut conn).await?);
+            let mut session = store.snapshot().await?;
+            println!("events {}", session.count_events().await?);
             for t in projections::TABLES {
-                let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                    "SELECT COUNT(*) FROM {}",
-                    t.name
-                )))
-                .fetch_one(&mut *conn)
-                .await?;
-                println!("{} {n}", t.name);
+                println!("{} {}", t.name, session.count_rows(t).await?);
             }
+            session.rollback().await?;
         }
         Command::History {
             batch_id,

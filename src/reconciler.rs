@@ -12,29 +12,22 @@ use chrono::Utc;
 use crate::config::Config;
 use crate::engine::{Actor, CommandError, Engine};
 use crate::lease::Lease;
-use crate::store::StoreError;
 
 /// One pass; returns how many batches it sent a command to.
 pub async fn reconcile_once(engine: &Engine, config: &Config) -> Result<usize, CommandError> {
-    let store = engine.store();
     let now = Utc::now();
     let expired_before = projections::time::stamp(now - config.upload_grace);
     let stalled_before = projections::time::stamp(now - config.job_timeout);
-    let sql = "SELECT batch_id, status FROM media_batches WHERE deleted = 0 AND \
-               ((status = 'PENDING_UPLOAD' AND upload_expires_at < ?) OR \
-                (status IN ('RECEIVED', 'PROCESSING') AND updated_at < ?)) LIMIT 200";
-    let rows: Vec<(String, String)> = sqlx::query_as(store.dialect().sql(sql))
-        .bind(expired_before)
-        .bind(stalled_before)
-        .fetch_all(store.pool())
-        .await
-        .map_err(StoreError::from)?;
+    let rows = engine
+        .store()
+        .overdue_batches(&expired_before, &stalled_before, 200)
+        .await?;
     let actor = Actor::system("reconciler");
-    for (id, status) in &rows {
-        let Ok(batch_id) = BatchId::parse(id) else {
+    for batch in &rows {
+        let Ok(batch_id) = BatchId::parse(&batch.batch_id) else {
             continue;
         };
-        let command = if status == "PENDING_UPLOAD" {
+        let command = if batch.status == "PENDING_UPLOAD" {
             MediaBatchCommand::ExpireUpload(ExpireUpload {
                 grace: config.upload_grace,
                 now,

@@ -7,7 +7,7 @@ use aggregates::AssetType;
 use crate::auth::{Caller, Role};
 use crate::http::error::ApiError;
 use crate::http::{AppState, request};
-use crate::queries::{self, ListingView};
+use crate::store::ListingView;
 use crate::store::Store;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,7 +70,8 @@ pub async fn listing(
     action: Action,
     owner_project_media: bool,
 ) -> Result<ListingView, ApiError> {
-    let listing = queries::listing(store, listing_id)
+    let listing = store
+        .listing_view(listing_id)
         .await
         .map_err(ApiError::internal)?
         .filter(|l| sees(caller, l))
@@ -112,8 +113,9 @@ pub async fn batch(
     store: &Store,
     listing: &ListingView,
     batch_id: &str,
-) -> Result<queries::BatchView, ApiError> {
-    queries::batch(store, batch_id)
+) -> Result<crate::store::BatchView, ApiError> {
+    store
+        .batch_view(batch_id)
         .await
         .map_err(ApiError::internal)?
         .filter(|b| b.listing_id == listing.listing_identity_id)
@@ -128,7 +130,14 @@ pub async fn command_target(
     listing_id: u64,
     batch_id: &str,
     owner_project_media: bool,
-) -> Result<(ListingView, queries::BatchView, Vec<queries::AssetView>), ApiError> {
+) -> Result<
+    (
+        ListingView,
+        crate::store::BatchView,
+        Vec<crate::store::AssetView>,
+    ),
+    ApiError,
+> {
     let listing = self::listing(
         store,
         caller,
@@ -138,7 +147,8 @@ pub async fn command_target(
     )
     .await?;
     let batch = self::batch(store, &listing, batch_id).await?;
-    let assets = queries::assets(store, &batch.batch_id)
+    let assets = store
+        .asset_views(&batch.batch_id)
         .await
         .map_err(ApiError::internal)?;
     check_asset_types(caller, assets.iter().map(|a| a.asset_type.as_str()))?;

@@ -11,7 +11,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use super::dto::*;
 use super::routes;
 use crate::ops::history::{Actor, Entry};
-use crate::queries::ListingView;
+use crate::store::ListingView;
 
 #[derive(OpenApi)]
 #[openapi(

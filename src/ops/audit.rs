@@ -4,9 +4,8 @@ use std::collections::HashMap;
 
 use indicatif::ProgressBar;
 
-use crate::ops::rebuild::count_events;
 use crate::store::chain::{self, GENESIS, Link};
-use crate::store::{Store, StoreError, StoredEvent, events};
+use crate::store::{Store, StoreError, StoredEvent};
 
 #[derive(Debug)]
 pub struct Broken {
@@ -26,14 +25,14 @@ pub struct Audited {
 }
 
 pub async fn verify(store: &Store, progress: &ProgressBar) -> Result<Audited, StoreError> {
-    let mut conn = store.pool().acquire().await?;
-    progress.set_length(count_events(&mut conn).await?);
+    let mut session = store.snapshot().await?;
+    progress.set_length(session.count_events().await?);
     // Per stream: the last sequence and hash seen.
     let mut heads: HashMap<(String, String), (i64, String)> = HashMap::new();
     let mut report = Audited::default();
     let mut after = 0;
     loop {
-        let page = events::page(&mut conn, store.dialect(), after, 5_000).await?;
+        let page = session.events_page(after, 5_000).await?;
         let Some(last) = page.last() else { break };
         after = last.position;
         for event in &page {

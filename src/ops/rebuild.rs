@@ -4,25 +4,23 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
+use crate::store::{Session, Store, StoreError};
 use indicatif::ProgressBar;
 use projections::{Row, Table, View};
-use sqlx::AnyConnection;
-
-use crate::store::{Dialect, Store, StoreError, events, read_model};
 
 const PAGE: i64 = 5_000;
 
 /// Every read-table row that the events imply, by table name, sorted.
 pub async fn fold_all(
     store: &Store,
-    conn: &mut AnyConnection,
+    session: &mut Session<'_>,
     progress: &ProgressBar,
 ) -> Result<(u64, BTreeMap<&'static str, Vec<Row>>), StoreError> {
     let mut views: HashMap<(String, String), View> = HashMap::new();
     let mut after = 0;
     let mut count = 0u64;
     loop {
-        let page = events::page(conn, store.dialect(), after, PAGE).await?;
+        let page = session.events_page(after, PAGE).await?;
         let Some(last) = page.last() else { break };
         after = last.position;
         for stored in &page {
@@ -50,13 +48,6 @@ pub async fn fold_all(
     Ok((count, tables))
 }
 
-pub async fn count_events(conn: &mut AnyConnection) -> Result<u64, StoreError> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events")
-        .fetch_one(&mut *conn)
-        .await?;
-    Ok(u64::try_from(n).unwrap_or_default())
-}
-
 #[derive(Debug)]
 pub struct Rebuilt {
     pub events: u64,
@@ -77,35 +68,18 @@ pub async fn rebuild(
     progress: &ProgressBar,
 ) -> Result<Rebuilt, StoreError> {
     let started = Instant::now();
-    let dialect = store.dialect();
-    let _turn = store.write_turn().await;
-    let mut tx = store.pool().begin_with(dialect.begin_write()).await?;
-    let names: Vec<&str> = tables.iter().map(|t| t.name).collect();
-    if dialect == Dialect::Postgres {
-        // Appends wait until the rebuild commits; reads go on.
-        let sql = format!("LOCK TABLE {} IN EXCLUSIVE MODE", names.join(", "));
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .execute(&mut *tx)
-            .await?;
-    }
-    // Delete first: on MySQL the delete's locks are what hold concurrent appends back, and the
-    // events read after it include every append that committed before.
-    for name in &names {
-        sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {name}")))
-            .execute(&mut *tx)
-            .await?;
-    }
-    progress.set_length(count_events(&mut tx).await?);
-    let (events, rows) = fold_all(store, &mut tx, progress).await?;
+    let mut session = store.begin_rebuild(tables).await?;
+    progress.set_length(session.count_events().await?);
+    let (events, rows) = fold_all(store, &mut session, progress).await?;
     let mut written = 0;
     for table in tables {
         if let Some(rows) = rows.get(table.name) {
             let refs: Vec<&Row> = rows.iter().collect();
-            read_model::insert(&mut tx, dialect, table, &refs).await?;
+            session.insert(table, &refs).await?;
             written += rows.len();
         }
     }
-    tx.commit().await?;
+    session.commit().await?;
     progress.finish_and_clear();
     Ok(Rebuilt {
         events,

@@ -8,8 +8,8 @@ use indicatif::ProgressBar;
 use projections::table::TABLES;
 use projections::{Cell, Row, Table};
 
-use crate::ops::rebuild::{count_events, fold_all};
-use crate::store::{Store, StoreError, read_model};
+use crate::ops::rebuild::fold_all;
+use crate::store::{Store, StoreError};
 
 #[derive(Debug, Default)]
 pub struct Verified {
@@ -20,18 +20,15 @@ pub struct Verified {
 }
 
 pub async fn verify(store: &Store, progress: &ProgressBar) -> Result<Verified, StoreError> {
-    let mut tx = store
-        .pool()
-        .begin_with(store.dialect().begin_snapshot())
-        .await?;
-    progress.set_length(count_events(&mut tx).await?);
-    let (events, expected) = fold_all(store, &mut tx, progress).await?;
+    let mut session = store.snapshot().await?;
+    progress.set_length(session.count_events().await?);
+    let (events, expected) = fold_all(store, &mut session, progress).await?;
     let mut report = Verified {
         events,
         ..Verified::default()
     };
     for table in TABLES {
-        let mut live = read_model::select_all(&mut tx, table).await?;
+        let mut live = session.select_all(table).await?;
         live.sort();
         let want = expected
             .get(table.name)
@@ -40,7 +37,7 @@ pub async fn verify(store: &Store, progress: &ProgressBar) -> Result<Verified, S
         report.rows += live.len();
         diff(table, want, &live, &mut report.differences);
     }
-    tx.rollback().await?;
+    session.rollback().await?;
     progress.finish_and_clear();
     Ok(report)
 }

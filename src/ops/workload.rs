@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use aggregates::*;
 use chrono::{Duration, Utc};
 use indicatif::ProgressBar;
-use sqlx::Row as _;
 
 use crate::engine::{Actor, CommandError, Engine};
 use crate::process::ready_listing;
@@ -80,14 +79,7 @@ pub fn manifest(files: usize) -> RawManifest {
 impl<'e> Workload<'e> {
     /// Picks up the batches already in the store, so a restarted run goes on with them.
     pub async fn resume(engine: &'e Engine, seed: u64, listings: u64) -> Result<Self, StoreError> {
-        let rows = sqlx::query("SELECT batch_id FROM media_batches")
-            .fetch_all(engine.store().pool())
-            .await?;
-        let batches = rows
-            .iter()
-            .filter_map(|r| r.try_get::<String, _>(0).ok())
-            .filter_map(|id| BatchId::parse(&id).ok())
-            .collect();
+        let batches = engine.store().batch_ids().await?;
         Ok(Self {
             engine,
             rng: Rng::new(seed),

@@ -5,11 +5,8 @@
 //! once: the Listing aggregate ignores a repeat.
 
 use aggregates::{ListingCommand, ListingError, MediaBatchEvent};
-use sqlx::Row as _;
-use toq_contract::listing::{MEDIA_READY, MediaReady};
 
 use crate::engine::{Actor, CommandError, Engine};
-use crate::store::StoreError;
 
 /// After a batch commit: settles now when it made the batch READY.
 pub async fn follow(engine: &Engine, committed: &[MediaBatchEvent]) -> Result<usize, CommandError> {
@@ -26,17 +23,8 @@ pub async fn follow(engine: &Engine, committed: &[MediaBatchEvent]) -> Result<us
 /// Moves the listings of every READY batch still waiting in the outbox; returns how many.
 pub async fn catch_up(engine: &Engine) -> Result<usize, CommandError> {
     let store = engine.store();
-    let sql = "SELECT id, payload FROM outbox WHERE topic = ? ORDER BY id LIMIT 100";
-    let rows = sqlx::query(store.dialect().sql(sql))
-        .bind(MEDIA_READY)
-        .fetch_all(store.pool())
-        .await
-        .map_err(StoreError::from)?;
-    for row in &rows {
-        let id: i64 = row.try_get(0).map_err(StoreError::from)?;
-        let payload: String = row.try_get(1).map_err(StoreError::from)?;
-        let ready: MediaReady = serde_json::from_str(&payload)
-            .map_err(|source| StoreError::CorruptOutbox { id, source })?;
+    let rows = store.ready_outbox(100).await?;
+    for (id, ready) in &rows {
         let command = ListingCommand::MediaReady {
             batch_id: ready.batch_id,
             now: chrono::Utc::now(),
@@ -53,11 +41,7 @@ pub async fn catch_up(engine: &Engine) -> Result<usize, CommandError> {
             Ok(_) | Err(CommandError::Listing(ListingError::NotFound)) => {}
             Err(e) => return Err(e),
         }
-        sqlx::query(store.dialect().sql("DELETE FROM outbox WHERE id = ?"))
-            .bind(id)
-            .execute(store.pool())
-            .await
-            .map_err(StoreError::from)?;
+        store.delete_outbox(&[*id]).await?;
     }
     Ok(rows.len())
 }

@@ -22,7 +22,7 @@ pub use table::{Depth, TableQueue};
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
     #[error("queue database: {0}")]
-    Database(#[from] sqlx::Error),
+    Store(#[from] crate::store::StoreError),
     #[error("queue message {id} has unreadable attributes: {source}")]
     Attributes { id: i64, source: serde_json::Error },
     #[error(transparent)]

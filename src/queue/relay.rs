@@ -11,15 +11,14 @@ use std::time::Duration;
 
 use projections::outbox::{LISTING_STATUS_CHANGED, PROCESSING_JOB};
 use serde_json::Value;
-use sqlx::Row as _;
 use tokio::sync::watch;
 
+use super::QueueError;
 use super::sqs::{MAX_BATCH, Outgoing, SqsQueue};
-use super::{QueueError, table};
 use crate::engine::Engine;
 use crate::lease::Lease;
 use crate::process::ready_listing;
-use crate::store::Store;
+use crate::store::{Enqueue, Store, StoreError};
 
 /// The table queue of processing jobs (API.md §6).
 pub const JOBS: &str = "jobs";
@@ -93,7 +92,7 @@ pub async fn relay_once(store: &Store, sinks: &Sinks, batch: i64) -> Result<usiz
         }
     }
     let mut moved = match move_to_tables(store, &to_tables).await {
-        Err(QueueError::Database(e)) if lost_race(store, &e) => {
+        Err(QueueError::Store(e)) if lost_race(store, &e) => {
             tracing::debug!(error = %e, backend = store.dialect().name(), "another relay moved these outbox rows");
             0
         }
@@ -107,61 +106,59 @@ pub async fn relay_once(store: &Store, sinks: &Sinks, batch: i64) -> Result<usiz
     Ok(moved)
 }
 
-fn lost_race(store: &Store, e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
-        || store.dialect().is_transient(e)
+fn lost_race(store: &Store, e: &StoreError) -> bool {
+    e.is_unique_violation() || store.is_transient(e)
 }
 
 async fn read(store: &Store, batch: i64) -> Result<Vec<(String, Row)>, QueueError> {
-    let sql = "SELECT id, topic, aggregate_id, sequence, payload FROM outbox \
-               WHERE topic IN (?, ?) ORDER BY id LIMIT ?";
-    let rows = sqlx::query(store.dialect().sql(sql))
-        .bind(PROCESSING_JOB)
-        .bind(LISTING_STATUS_CHANGED)
-        .bind(batch)
-        .fetch_all(store.pool())
+    let messages = store
+        .outbox(&[PROCESSING_JOB, LISTING_STATUS_CHANGED], batch)
         .await?;
-    rows.iter()
-        .map(|row| {
-            let topic: String = row.try_get("topic")?;
-            let aggregate_id: String = row.try_get("aggregate_id")?;
-            let sequence: i64 = row.try_get("sequence")?;
-            let payload: String = row.try_get("payload")?;
-            let attributes = if topic == PROCESSING_JOB {
-                job_attributes(&payload)
+    Ok(messages
+        .into_iter()
+        .map(|m| {
+            let attributes = if m.topic == PROCESSING_JOB {
+                job_attributes(&m.payload)
             } else {
-                listing_attributes(&payload)
+                listing_attributes(&m.payload)
             };
             let row = Row {
-                id: row.try_get("id")?,
-                key: format!("{aggregate_id}:{sequence}"),
-                group: aggregate_id,
-                payload,
+                id: m.id,
+                key: format!("{}:{}", m.aggregate_id, m.sequence),
+                group: m.aggregate_id,
+                payload: m.payload,
                 attributes,
             };
-            Ok((topic, row))
+            (m.topic, row)
         })
-        .collect()
+        .collect())
 }
 
-/// One write transaction: each row into its queue and out of the outbox. On error the
-/// transaction is dropped, which rolls it back.
+/// One write transaction: each row into its queue and out of the outbox.
 async fn move_to_tables(store: &Store, rows: &[(&'static str, Row)]) -> Result<usize, QueueError> {
     if rows.is_empty() {
         return Ok(0);
     }
-    let dialect = store.dialect();
-    let _turn = store.write_turn().await;
-    let mut tx = store.pool().begin_with(dialect.begin_write()).await?;
-    for (queue, row) in rows {
-        let attributes = serde_json::to_string(&row.attributes).expect("a string map serializes");
-        table::insert(&mut *tx, store, queue, &row.key, &row.payload, &attributes).await?;
-        sqlx::query(dialect.sql("DELETE FROM outbox WHERE id = ?"))
-            .bind(row.id)
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await?;
+    let now = projections::time::stamp(chrono::Utc::now());
+    let attributes: Vec<String> = rows
+        .iter()
+        .map(|(_, row)| serde_json::to_string(&row.attributes).expect("a string map serializes"))
+        .collect();
+    let moves: Vec<(i64, Enqueue<'_>)> = rows
+        .iter()
+        .zip(&attributes)
+        .map(|((queue, row), attributes)| {
+            let message = Enqueue {
+                queue,
+                key: &row.key,
+                payload: &row.payload,
+                attributes,
+                now: &now,
+            };
+            (row.id, message)
+        })
+        .collect();
+    store.move_to_queues(&moves).await?;
     Ok(rows.len())
 }
 
@@ -182,18 +179,8 @@ async fn send_to_sqs(store: &Store, queue: &SqsQueue, rows: &[Row]) -> Result<us
         .filter(|r| accepted.contains(&r.key))
         .map(|r| r.id)
         .collect();
-    if ids.is_empty() {
-        return Ok(0);
-    }
-    // One statement for the batch SQS took.
-    let marks = vec!["?"; ids.len()].join(", ");
-    let sql = format!("DELETE FROM outbox WHERE id IN ({marks})");
-    let mut delete = sqlx::query(store.dialect().sql(&sql));
-    for id in ids {
-        delete = delete.bind(id);
-    }
-    let deleted = delete.execute(store.pool()).await?;
-    Ok(usize::try_from(deleted.rows_affected()).unwrap_or(0))
+    let deleted = store.delete_outbox(&ids).await?;
+    Ok(usize::try_from(deleted).unwrap_or(0))
 }
 
 /// The message attributes of API.md §6, so consumers can route and log without parsing the

@@ -4,9 +4,14 @@
 mod append;
 pub mod chain;
 mod dialect;
-pub mod events;
-pub mod read_model;
+mod events;
+mod job_queue;
+mod leases;
+mod outbox;
+mod read_model;
+mod reads;
 mod repository;
+mod session;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -19,6 +24,10 @@ use sqlx::{ConnectOptions, Executor};
 pub use append::OpenBatchTaken;
 pub use dialect::Dialect;
 pub use events::StoredEvent;
+pub use job_queue::{Depth, Enqueue, Queued};
+pub use outbox::OutboxMessage;
+pub use reads::{AssetView, BatchView, JobView, ListingView};
+pub use session::Session;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -40,6 +49,13 @@ pub enum StoreError {
     /// What the cqrs-es framework reported from the repository, with its cause.
     #[error("{0}")]
     Framework(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    /// Whether a unique key refused the write: another writer stored the same thing first.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, Self::Database(sqlx::Error::Database(db)) if db.is_unique_violation())
+    }
 }
 
 /// A handle on the database; cheap to clone.
@@ -93,8 +109,18 @@ impl Store {
         Ok(())
     }
 
+    /// Raw access for the integration tests' own SQL (feature `test-support`, which only the
+    /// tests enable): the service itself reaches the database through the store's methods.
+    #[cfg(feature = "test-support")]
+    #[doc(hidden)]
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// How many migrations have been applied successfully, for readiness.
+    pub async fn applied_migrations(&self) -> Result<i64, StoreError> {
+        let sql = "SELECT COUNT(*) FROM _sqlx_migrations WHERE success = TRUE";
+        Ok(sqlx::query_scalar(sql).fetch_one(&self.pool).await?)
     }
 
     /// Held for the length of a write transaction (`begin_write`): on SQLite, this process's
@@ -109,6 +135,11 @@ impl Store {
             ),
             None => None,
         }
+    }
+
+    /// Whether the error means another transaction got in the way: running again may succeed.
+    pub fn is_transient(&self, e: &StoreError) -> bool {
+        matches!(e, StoreError::Database(e) if self.dialect.is_transient(e))
     }
 
     pub fn dialect(&self) -> Dialect {

@@ -4,7 +4,7 @@ use projections::table::{Kind, Table};
 use projections::{Cell, Row};
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
-use sqlx::{Any, AnyConnection, Row as _};
+use sqlx::{Any, AnyConnection, Executor, Row as _};
 
 use super::Dialect;
 
@@ -95,15 +95,15 @@ pub async fn update(
     Ok(())
 }
 
-fn decode(table: &Table, row: &AnyRow) -> Result<Row, sqlx::Error> {
+/// Reads each cell by its column's name, so the SELECT's column order does not matter.
+fn decode(table: &'static Table, row: &AnyRow) -> Result<Row, sqlx::Error> {
     let cells = table
         .columns
         .iter()
-        .enumerate()
-        .map(|(i, column)| {
+        .map(|column| {
             Ok(match column.kind {
-                Kind::Int => row.try_get::<Option<i64>, _>(i)?.into(),
-                Kind::Text => row.try_get::<Option<String>, _>(i)?.into(),
+                Kind::Int => row.try_get::<Option<i64>, _>(column.name)?.into(),
+                Kind::Text => row.try_get::<Option<String>, _>(column.name)?.into(),
             })
         })
         .collect::<Result<_, sqlx::Error>>()?;
@@ -113,17 +113,39 @@ fn decode(table: &Table, row: &AnyRow) -> Result<Row, sqlx::Error> {
     })
 }
 
-/// Every row of a table, sorted by key.
-pub async fn select_all(conn: &mut AnyConnection, table: &Table) -> Result<Vec<Row>, sqlx::Error> {
-    let keys: Vec<&str> = table.key_columns().iter().map(|c| c.name).collect();
+/// The rows of `table` that `filter` picks: SQL after `WHERE` (conditions, then any `ORDER BY`
+/// or `LIMIT`), with a `?` for each of `params`.
+pub async fn select<'e, E>(
+    executor: E,
+    dialect: Dialect,
+    table: &'static Table,
+    filter: &str,
+    params: &[Cell],
+) -> Result<Vec<Row>, sqlx::Error>
+where
+    E: Executor<'e, Database = Any>,
+{
     let sql = format!(
-        "SELECT {} FROM {} ORDER BY {}",
+        "SELECT {} FROM {} WHERE {filter}",
         columns(table),
-        table.name,
-        keys.join(", ")
+        table.name
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .fetch_all(&mut *conn)
-        .await?;
+    let mut query = sqlx::query(dialect.sql(&sql));
+    for param in params {
+        // A parameter is never NULL, so its kind does not matter.
+        query = bind(query, Kind::Text, param);
+    }
+    let rows = query.fetch_all(executor).await?;
     rows.iter().map(|r| decode(table, r)).collect()
+}
+
+/// Every row of a table, sorted by key.
+pub async fn select_all(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    table: &'static Table,
+) -> Result<Vec<Row>, sqlx::Error> {
+    let keys: Vec<&str> = table.key_columns().iter().map(|c| c.name).collect();
+    let filter = format!("1 = 1 ORDER BY {}", keys.join(", "));
+    select(conn, dialect, table, &filter, &[]).await
 }

@@ -19,13 +19,8 @@ impl BatchMetrics {
     }
 
     async fn job_created_at(&self, job_id: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-        let sql = "SELECT created_at FROM media_jobs WHERE job_id = ?";
-        let created: String = sqlx::query_scalar(self.store.dialect().sql(sql))
-            .bind(job_id)
-            .fetch_optional(self.store.pool())
-            .await
-            .ok()??;
-        chrono::DateTime::parse_from_rfc3339(&created)
+        let job = self.store.job_view(job_id).await.ok()??;
+        chrono::DateTime::parse_from_rfc3339(&job.created_at)
             .ok()
             .map(|t| t.with_timezone(&chrono::Utc))
     }

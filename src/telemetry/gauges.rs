@@ -5,11 +5,10 @@
 
 use std::time::Duration;
 
-use sqlx::Row as _;
 use tokio::sync::watch;
 
 use crate::queue::{JOBS, JobQueue, LISTING_EVENTS, SqsQueue, TableQueue};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// The queues to sample: the table queues always (listing events may stay there), the SQS ones
 /// in use.
@@ -63,16 +62,8 @@ pub async fn run(
     }
 }
 
-async fn outbox(store: &Store) -> Result<(), sqlx::Error> {
-    let row = sqlx::query(
-        store
-            .dialect()
-            .sql("SELECT COUNT(*), MIN(created_at) FROM outbox"),
-    )
-    .fetch_one(store.pool())
-    .await?;
-    let depth: i64 = row.try_get(0)?;
-    let oldest: Option<String> = row.try_get(1)?;
+async fn outbox(store: &Store) -> Result<(), StoreError> {
+    let (depth, oldest) = store.outbox_depth().await?;
     let age = oldest
         .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
         .map_or(0.0, |t| {

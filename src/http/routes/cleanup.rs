@@ -9,7 +9,6 @@ use crate::http::AppState;
 use crate::http::dto::{CleanupCandidate, CleanupCandidates, CleanupQuery, ErrorBody};
 use crate::http::error::ApiError;
 use crate::http::request::Platform;
-use crate::queries;
 
 /// Batches to clean up physically
 ///
@@ -55,12 +54,14 @@ pub async fn candidates(
         return Err(ApiError::Validation(errors));
     }
     let store = state.engine.store();
-    let batches = queries::cleanup_candidates(store, &projections::time::stamp(before), limit)
+    let batches = store
+        .cleanup_candidates(&projections::time::stamp(before), limit)
         .await
         .map_err(ApiError::internal)?;
     let mut candidates = Vec::with_capacity(batches.len());
     for b in batches {
-        let assets = queries::assets(store, &b.batch_id)
+        let assets = store
+            .asset_views(&b.batch_id)
             .await
             .map_err(ApiError::internal)?;
         let keys = assets

@@ -11,7 +11,6 @@ use crate::http::dto::{Download, Downloads, DownloadsRequest, ErrorBody};
 use crate::http::error::ApiError;
 use crate::http::input;
 use crate::http::request::Json;
-use crate::queries;
 
 pub(crate) const RESOLUTIONS: [&str; 5] = ["thumbnail", "small", "medium", "large", "original"];
 
@@ -71,7 +70,8 @@ pub async fn downloads(
             }
             batch
         }
-        None => match queries::newest_ready_batch(store, listing_id)
+        None => match store
+            .newest_ready_batch(listing_id)
             .await
             .map_err(ApiError::internal)?
         {
@@ -79,7 +79,8 @@ pub async fn downloads(
             None => return Ok(HttpResponse::NoContent().finish()),
         },
     };
-    let assets = queries::assets(store, &batch.batch_id)
+    let assets = store
+        .asset_views(&batch.batch_id)
         .await
         .map_err(ApiError::internal)?;
     let now = Utc::now();

@@ -30,10 +30,7 @@ pub async fn healthz() -> HttpResponse {
 )]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let store = state.engine.store();
-    let applied: Result<i64, _> =
-        sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = TRUE")
-            .fetch_one(store.pool())
-            .await;
+    let applied = store.applied_migrations().await;
     let not_ready = |reason: String| Readiness {
         database: None,
         migrations: None,

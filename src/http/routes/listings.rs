@@ -8,7 +8,7 @@ use crate::http::dto::{ErrorBody, ListingRequest};
 use crate::http::error::ApiError;
 use crate::http::request::{self, Json, Platform};
 use crate::http::{AppState, access};
-use crate::queries::{self, ListingView};
+use crate::store::ListingView;
 
 fn listing_id(raw: &str) -> Result<ListingId, ApiError> {
     raw.parse::<u64>()
@@ -97,7 +97,10 @@ pub async fn put(
         .engine
         .listing(id, command, &request::actor(&req, None, "platform"))
         .await?;
-    let view = queries::listing(state.engine.store(), id.get())
+    let view = state
+        .engine
+        .store()
+        .listing_view(id.get())
         .await
         .map_err(ApiError::internal)?;
     Ok(HttpResponse::Ok().json(view))
@@ -129,7 +132,10 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     access::registry_reader(&req, &state)?;
     let id = listing_id(&path)?;
-    let view = queries::listing(state.engine.store(), id.get())
+    let view = state
+        .engine
+        .store()
+        .listing_view(id.get())
         .await
         .map_err(ApiError::internal)?
         .ok_or(ApiError::ListingNotFound)?;

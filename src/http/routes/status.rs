@@ -9,7 +9,6 @@ use crate::http::dto::{AssetStatus, BatchStatus, ErrorBody, JobStatus, Progress,
 use crate::http::error::ApiError;
 use crate::http::input::Target;
 use crate::http::request::Json;
-use crate::queries;
 
 /// Poll a batch
 #[utoipa::path(
@@ -49,11 +48,12 @@ pub async fn status(
     )
     .await?;
     let batch = access::batch(store, &listing, &batch_id.to_string()).await?;
-    let assets = queries::assets(store, &batch.batch_id)
+    let assets = store
+        .asset_views(&batch.batch_id)
         .await
         .map_err(ApiError::internal)?;
     let job = match &batch.current_job_id {
-        Some(id) => queries::job(store, id).await.map_err(ApiError::internal)?,
+        Some(id) => store.job_view(id).await.map_err(ApiError::internal)?,
         None => None,
     };
     let progress = Progress {

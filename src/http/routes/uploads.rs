@@ -11,7 +11,6 @@ use crate::http::dto::{BatchCreated, CreateBatchRequest, ErrorBody, UploadTicket
 use crate::http::error::ApiError;
 use crate::http::input::Create;
 use crate::http::request::{self, Json};
-use crate::queries;
 use crate::storage;
 
 /// Create a batch and get signed upload URLs
@@ -78,7 +77,8 @@ pub async fn create(
     if let Err(e) = state.engine.batch(batch_id, command, &actor).await {
         return Err(match ApiError::from(e) {
             ApiError::OpenBatchExists { .. } => {
-                let open = queries::listing(store, listing_id)
+                let open = store
+                    .listing_view(listing_id)
                     .await
                     .map_err(ApiError::internal)?;
                 ApiError::OpenBatchExists {
@@ -89,10 +89,12 @@ pub async fn create(
         });
     }
 
-    let assets = queries::assets(store, &batch_id.to_string())
+    let assets = store
+        .asset_views(&batch_id.to_string())
         .await
         .map_err(ApiError::internal)?;
-    let batch = queries::batch(store, &batch_id.to_string())
+    let batch = store
+        .batch_view(&batch_id.to_string())
         .await
         .map_err(ApiError::internal)?
         .ok_or(ApiError::BatchNotFound)?;
