@@ -82,12 +82,20 @@ impl ResultMessage {
     }
 }
 
-/// The wire spelling of a status, one place for both directions.
-const STATUSES: [(ResultStatus, &str); 3] = [
-    (ResultStatus::Running, "RUNNING"),
-    (ResultStatus::Succeeded, "SUCCEEDED"),
-    (ResultStatus::Failed, "FAILED"),
+/// Every status, each spelled on the wire by [`wire_name`] (one exhaustive match, both directions).
+const STATUSES: [ResultStatus; 3] = [
+    ResultStatus::Running,
+    ResultStatus::Succeeded,
+    ResultStatus::Failed,
 ];
+
+fn wire_name(status: ResultStatus) -> &'static str {
+    match status {
+        ResultStatus::Running => "RUNNING",
+        ResultStatus::Succeeded => "SUCCEEDED",
+        ResultStatus::Failed => "FAILED",
+    }
+}
 
 impl TryFrom<CallbackBody> for ResultMessage {
     /// Every broken field, named at once.
@@ -99,10 +107,7 @@ impl TryFrom<CallbackBody> for ResultMessage {
             .map_err(|e| errors.push(FieldError::new("batchId", e.to_string())));
         let job_id = JobId::parse(&body.job_id)
             .map_err(|e| errors.push(FieldError::new("jobId", e.to_string())));
-        let status = STATUSES
-            .iter()
-            .find(|(_, name)| *name == body.status)
-            .map(|(status, _)| *status);
+        let status = STATUSES.into_iter().find(|s| wire_name(*s) == body.status);
         if status.is_none() {
             errors.push(FieldError::new(
                 "status",
@@ -131,15 +136,11 @@ impl TryFrom<CallbackBody> for ResultMessage {
 impl From<&ResultMessage> for CallbackBody {
     /// The wire form, for a results queue an external pipeline would write.
     fn from(m: &ResultMessage) -> Self {
-        let status = STATUSES
-            .iter()
-            .find(|(status, _)| *status == m.status)
-            .map_or("FAILED", |(_, name)| name);
         Self {
             job_id: m.job_id.to_string(),
             batch_id: m.batch_id.to_string(),
             attempt: m.attempt,
-            status: status.to_owned(),
+            status: wire_name(m.status).to_owned(),
             outputs: m
                 .outputs
                 .iter()

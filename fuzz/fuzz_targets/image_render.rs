@@ -9,8 +9,8 @@
 
 use aggregates::FailureCode;
 use libfuzzer_sys::fuzz_target;
+use toq_imaging::ImageOptions;
 use toq_imaging::measure::Counting;
-use toq_imaging::{Failure, ImageOptions};
 
 #[global_allocator]
 static HEAP: Counting = Counting::new();
