@@ -57,7 +57,11 @@ pub enum CommandError {
     #[error(transparent)]
     Listing(#[from] ListingError),
     #[error("listing {listing_id} already has an open batch")]
-    OpenBatchExists { listing_id: i64 },
+    OpenBatchExists {
+        listing_id: ListingId,
+        /// The open batch, as the store knew it just after refusing this one.
+        batch_id: Option<BatchId>,
+    },
     #[error("too many concurrent changes to the same {0}; try again")]
     Contended(&'static str),
     #[error("event store: {0}")]
@@ -137,14 +141,23 @@ impl Engine {
         command: MediaBatchCommand,
         actor: &Actor,
     ) -> Result<Vec<MediaBatchEvent>, CommandError> {
-        run(
+        let result = run(
             &self.batches,
             &id.to_string(),
             command,
             actor,
             CommandError::Batch,
         )
-        .await
+        .await;
+        match result {
+            Err(CommandError::OpenBatchExists { listing_id, .. }) => {
+                Err(CommandError::OpenBatchExists {
+                    listing_id,
+                    batch_id: self.store.open_batch_id(listing_id).await?,
+                })
+            }
+            other => other,
+        }
     }
 
     pub async fn listing(
@@ -212,6 +225,7 @@ where
                 return Err(match e.downcast_ref::<OpenBatchTaken>() {
                     Some(taken) => CommandError::OpenBatchExists {
                         listing_id: taken.listing_id,
+                        batch_id: None,
                     },
                     None => StoreError::Framework(e).into(),
                 });

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aggregates::{BatchId, ExpireUpload, JobId, MediaBatchCommand, TimeOutJob};
+use aggregates::{BatchStatus, ExpireUpload, JobId, MediaBatchCommand, TimeOutJob};
 use chrono::Utc;
 
 use crate::config::Config;
@@ -24,10 +24,7 @@ pub async fn reconcile_once(engine: &Engine, config: &Config) -> Result<usize, C
         .await?;
     let actor = Actor::system("reconciler");
     for batch in &rows {
-        let Ok(batch_id) = BatchId::parse(&batch.batch_id) else {
-            continue;
-        };
-        let command = if batch.status == "PENDING_UPLOAD" {
+        let command = if batch.status == BatchStatus::PendingUpload {
             MediaBatchCommand::ExpireUpload(ExpireUpload {
                 grace: config.upload_grace,
                 now,
@@ -40,7 +37,7 @@ pub async fn reconcile_once(engine: &Engine, config: &Config) -> Result<usize, C
                 now,
             })
         };
-        engine.batch(batch_id, command, &actor).await?;
+        engine.batch(batch.batch_id, command, &actor).await?;
     }
     Ok(rows.len())
 }

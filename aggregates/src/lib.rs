@@ -10,6 +10,7 @@ pub mod media_batch;
 pub mod openapi;
 pub mod upcasting;
 pub mod values;
+mod wire;
 
 pub use listing::{Listing, ListingCommand, ListingError, ListingEvent, ListingFacts};
 pub use manifest::{

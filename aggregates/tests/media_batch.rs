@@ -559,9 +559,9 @@ fn confirm_uploads_lists_every_stored_object_that_does_not_match() {
             ..confirmation()
         }))
         .then_expect_error(MediaBatchError::UploadMismatch(vec![
-            problem(1, "MISSING", None),
-            problem(2, "SIZE_MISMATCH", Some(5)),
-            problem(3, "CHECKSUM_MISMATCH", Some(bytes(3))),
+            problem(1, FailureCode::Missing, None),
+            problem(2, FailureCode::SizeMismatch, Some(5)),
+            problem(3, FailureCode::ChecksumMismatch, Some(bytes(3))),
         ]));
 }
 

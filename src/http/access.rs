@@ -2,13 +2,13 @@
 //! reported as not found, never as forbidden: no existence leaks.
 
 use actix_web::HttpRequest;
-use aggregates::AssetType;
+use aggregates::{AssetType, BatchId, ListingId};
 
 use crate::auth::{Caller, Role};
 use crate::http::error::ApiError;
+use crate::http::input::Target;
 use crate::http::{AppState, request};
-use crate::store::ListingView;
-use crate::store::Store;
+use crate::store::{AssetView, BatchView, ListingView};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -64,13 +64,14 @@ fn sees(caller: Caller, listing: &ListingView) -> bool {
 
 /// The listing, if the caller may see it and act on it this way.
 pub async fn listing(
-    store: &Store,
+    state: &AppState,
     caller: Caller,
-    listing_id: u64,
+    listing_id: ListingId,
     action: Action,
-    owner_project_media: bool,
 ) -> Result<ListingView, ApiError> {
-    let listing = store
+    let listing = state
+        .engine
+        .store()
         .listing_view(listing_id)
         .await
         .map_err(ApiError::internal)?
@@ -79,7 +80,7 @@ pub async fn listing(
     if action == Action::Command {
         match caller.role {
             Role::Auditor => return Err(ApiError::Forbidden("auditors may not change batches")),
-            Role::Owner if !(owner_project_media && listing.project_media) => {
+            Role::Owner if !(state.config.owner_project_media && listing.project_media) => {
                 return Err(ApiError::Forbidden(
                     "owners may only upload project media, on listings that allow it",
                 ));
@@ -91,15 +92,11 @@ pub async fn listing(
 }
 
 /// Owners act only on project media (PROJECT_DOC / PROJECT_RENDER).
-pub fn check_asset_types<'a>(
+pub fn check_asset_types(
     caller: Caller,
-    types: impl IntoIterator<Item = &'a str>,
+    mut types: impl Iterator<Item = AssetType>,
 ) -> Result<(), ApiError> {
-    if caller.role != Role::Owner {
-        return Ok(());
-    }
-    let project = |t: &str| AssetType::parse(t).is_ok_and(AssetType::is_project_media);
-    if types.into_iter().all(project) {
+    if caller.role != Role::Owner || types.all(AssetType::is_project_media) {
         Ok(())
     } else {
         Err(ApiError::Forbidden(
@@ -110,47 +107,40 @@ pub fn check_asset_types<'a>(
 
 /// The batch, if it belongs to the listing (already checked visible) and is not deleted.
 pub async fn batch(
-    store: &Store,
+    state: &AppState,
     listing: &ListingView,
-    batch_id: &str,
-) -> Result<crate::store::BatchView, ApiError> {
-    store
+    batch_id: BatchId,
+) -> Result<BatchView, ApiError> {
+    state
+        .engine
+        .store()
         .batch_view(batch_id)
         .await
         .map_err(ApiError::internal)?
-        .filter(|b| b.listing_id == listing.listing_identity_id)
+        .filter(|b| b.listing_id.get() == listing.listing_identity_id)
         .ok_or(ApiError::BatchNotFound)
 }
 
-/// What a batch command acts on: the listing (visible, and commands allowed to this caller), the
-/// batch (of that listing, not deleted) and its assets (owners: project media only).
+/// What a batch command acts on: the batch (of a listing visible to the caller, commands
+/// allowed to this caller, not deleted) and its assets (owners: project media only).
+pub struct CommandTarget {
+    pub batch: BatchView,
+    pub assets: Vec<AssetView>,
+}
+
 pub async fn command_target(
-    store: &Store,
+    state: &AppState,
     caller: Caller,
-    listing_id: u64,
-    batch_id: &str,
-    owner_project_media: bool,
-) -> Result<
-    (
-        ListingView,
-        crate::store::BatchView,
-        Vec<crate::store::AssetView>,
-    ),
-    ApiError,
-> {
-    let listing = self::listing(
-        store,
-        caller,
-        listing_id,
-        Action::Command,
-        owner_project_media,
-    )
-    .await?;
-    let batch = self::batch(store, &listing, batch_id).await?;
-    let assets = store
-        .asset_views(&batch.batch_id)
+    target: Target,
+) -> Result<CommandTarget, ApiError> {
+    let listing = self::listing(state, caller, target.listing_id, Action::Command).await?;
+    let batch = self::batch(state, &listing, target.batch_id).await?;
+    let assets = state
+        .engine
+        .store()
+        .asset_views(batch.batch_id)
         .await
         .map_err(ApiError::internal)?;
-    check_asset_types(caller, assets.iter().map(|a| a.asset_type.as_str()))?;
-    Ok((listing, batch, assets))
+    check_asset_types(caller, assets.iter().map(|a| a.asset_type))?;
+    Ok(CommandTarget { batch, assets })
 }

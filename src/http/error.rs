@@ -29,7 +29,7 @@ pub enum ApiError {
     #[error("the listing already has an open batch")]
     OpenBatchExists { batch_id: Option<String> },
     #[error("the batch is {status}, not READY")]
-    BatchNotReady { status: String },
+    BatchNotReady { status: aggregates::BatchStatus },
     #[error(transparent)]
     Batch(MediaBatchError),
     #[error("too many concurrent changes; try again")]
@@ -143,7 +143,9 @@ impl From<CommandError> for ApiError {
                     "does not match the listing",
                 )])
             }
-            CommandError::OpenBatchExists { .. } => Self::OpenBatchExists { batch_id: None },
+            CommandError::OpenBatchExists { batch_id, .. } => Self::OpenBatchExists {
+                batch_id: batch_id.map(|b| b.to_string()),
+            },
             CommandError::Contended(_) => Self::Busy,
             CommandError::Store(e) => Self::internal(e),
         }

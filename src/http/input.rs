@@ -50,7 +50,7 @@ fn refused<const N: usize>(fields: [Option<Vec<FieldError>>; N]) -> ApiError {
 /// The batch a request names.
 #[derive(Debug, Clone, Copy)]
 pub struct Target {
-    pub listing_id: u64,
+    pub listing_id: ListingId,
     pub batch_id: BatchId,
 }
 
@@ -62,8 +62,8 @@ impl TryFrom<StatusRequest> for Target {
     type Error = ApiError;
     fn try_from(body: StatusRequest) -> Result<Self, ApiError> {
         match target(body.listing_identity_id, body.batch_id.as_deref()) {
-            (Ok(l), Ok(batch_id)) => Ok(Self {
-                listing_id: l.get(),
+            (Ok(listing_id), Ok(batch_id)) => Ok(Self {
+                listing_id,
                 batch_id,
             }),
             (l, b) => Err(refused([l.err(), b.err()])),
@@ -89,7 +89,7 @@ impl TryFrom<CompleteRequest> for Complete {
         ) {
             ((Ok(l), Ok(batch_id)), Ok(files)) => Ok(Self {
                 target: Target {
-                    listing_id: l.get(),
+                    listing_id: l,
                     batch_id,
                 },
                 files,
@@ -108,16 +108,16 @@ pub struct Retry {
 impl TryFrom<RetryRequest> for Retry {
     type Error = ApiError;
     fn try_from(body: RetryRequest) -> Result<Self, ApiError> {
-        let scope = match body.scope.as_deref() {
-            None | Some("FAILED_ONLY") => Ok(RetryScope::FailedOnly),
-            Some("ALL") => Ok(RetryScope::All),
-            Some(_) => broken("scope", "must be FAILED_ONLY or ALL"),
+        let scope = match body.scope.as_deref().map(RetryScope::parse) {
+            None => Ok(RetryScope::FailedOnly),
+            Some(Ok(scope)) => Ok(scope),
+            Some(Err(e)) => broken("scope", e.to_string()),
         };
         let ids = target(body.listing_identity_id, body.batch_id.as_deref());
         match (ids, scope, reason(body.reason)) {
             ((Ok(l), Ok(batch_id)), Ok(scope), Ok(reason)) => Ok(Self {
                 target: Target {
-                    listing_id: l.get(),
+                    listing_id: l,
                     batch_id,
                 },
                 scope,
@@ -140,7 +140,7 @@ impl TryFrom<DeleteRequest> for Delete {
         match (ids, reason(body.reason)) {
             ((Ok(l), Ok(batch_id)), Ok(reason)) => Ok(Self {
                 target: Target {
-                    listing_id: l.get(),
+                    listing_id: l,
                     batch_id,
                 },
                 reason,
@@ -151,7 +151,7 @@ impl TryFrom<DeleteRequest> for Delete {
 }
 
 pub struct Downloads {
-    pub listing_id: u64,
+    pub listing_id: ListingId,
     /// Without it, the listing's newest READY batch.
     pub batch_id: Option<BatchId>,
     pub resolution: String,
@@ -175,8 +175,8 @@ impl TryFrom<DownloadsRequest> for Downloads {
             )
         };
         match (listing_id(body.listing_identity_id), batch, resolution) {
-            (Ok(l), Ok(batch_id), Ok(resolution)) => Ok(Self {
-                listing_id: l.get(),
+            (Ok(listing_id), Ok(batch_id), Ok(resolution)) => Ok(Self {
+                listing_id,
                 batch_id,
                 resolution,
             }),

@@ -10,8 +10,10 @@ pub mod routes;
 
 use std::sync::Arc;
 
-use actix_web::web;
+use actix_web::{HttpRequest, web};
+use aggregates::{BatchId, MediaBatchCommand, MediaBatchEvent};
 
+use crate::auth::Caller;
 use crate::backends::Backends;
 use crate::config::{Config, Secrets};
 use crate::engine::Engine;
@@ -22,6 +24,20 @@ pub struct AppState {
     pub backends: Arc<Backends>,
     pub config: Config,
     pub secrets: Secrets,
+}
+
+impl AppState {
+    /// Runs a batch command on behalf of this request's caller; returns what it committed.
+    pub async fn command(
+        &self,
+        req: &HttpRequest,
+        caller: Caller,
+        batch_id: BatchId,
+        command: MediaBatchCommand,
+    ) -> Result<Vec<MediaBatchEvent>, error::ApiError> {
+        let actor = request::actor(req, Some(caller), "");
+        Ok(self.engine.batch(batch_id, command, &actor).await?)
+    }
 }
 
 /// Registers every route of the API and its document (without the storage routes, mounted

@@ -53,7 +53,7 @@ use crate::store::ListingView;
     components(schemas(
         ErrorBody, FieldError, CreateBatchRequest, RawManifest, RawFile, BatchCreated, UploadTicket,
         CompleteRequest, RawConfirmedFile, UploadsReceived, RetryRequest, RetryAccepted,
-        StatusRequest, BatchStatus, Progress, JobStatus, AssetStatus, DownloadsRequest, Downloads,
+        StatusRequest, StatusReport, Progress, JobReport, AssetReport, DownloadsRequest, Downloads,
         Download, DeleteRequest, BatchDeleted, BatchEvents, Entry, Actor, ListingRequest,
         ListingView, CleanupCandidates, CleanupCandidate, CallbackBody, CallbackOutput,
         CallbackAccepted, Health, Readiness,

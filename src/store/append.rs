@@ -16,7 +16,7 @@ use super::{Store, StoreError};
 #[derive(Debug, thiserror::Error)]
 #[error("listing {listing_id} already has an open batch")]
 pub struct OpenBatchTaken {
-    pub listing_id: i64,
+    pub listing_id: aggregates::ListingId,
 }
 
 fn unknown(e: impl std::error::Error + Send + Sync + 'static) -> PersistenceError {
@@ -221,11 +221,14 @@ impl Store {
     fn row_error(&self, e: sqlx::Error, row: &Row) -> PersistenceError {
         let open_batch_conflict = row.table == table::MEDIA_BATCHES.name
             && matches!(&e, sqlx::Error::Database(db) if db.is_unique_violation());
-        if open_batch_conflict {
-            let listing_id = match row.cells.get(1) {
-                Some(projections::Cell::Int(id)) => *id,
-                _ => 0,
-            };
+        let listing_id = match row.cells.get(1) {
+            Some(projections::Cell::Int(id)) => u64::try_from(*id).ok(),
+            _ => None,
+        };
+        if let (true, Some(Ok(listing_id))) = (
+            open_batch_conflict,
+            listing_id.map(aggregates::ListingId::parse),
+        ) {
             return unknown(OpenBatchTaken { listing_id });
         }
         self.db_error(e)

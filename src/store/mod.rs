@@ -44,6 +44,12 @@ pub enum StoreError {
         position: i64,
         source: serde_json::Error,
     },
+    #[error("read table {table}: column {column} {problem}")]
+    CorruptRow {
+        table: &'static str,
+        column: &'static str,
+        problem: String,
+    },
     #[error("outbox row {id} cannot be read: {source}")]
     CorruptOutbox { id: i64, source: serde_json::Error },
     /// What the cqrs-es framework reported from the repository, with its cause.

@@ -4,7 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use aggregates::{BatchId, ListingId, ListingStatus};
+use aggregates::{
+    AssetStatus, AssetType, BatchId, BatchStatus, ClientId, FailureCode, JobId, JobStatus,
+    ListingId, ListingStatus, ObjectKey, ParseError,
+};
 use projections::table::{LISTINGS, MEDIA_ASSETS, MEDIA_BATCHES, MEDIA_JOBS, Table};
 use projections::{Cell, Row};
 use serde::Serialize;
@@ -28,14 +31,14 @@ pub struct ListingView {
 
 #[derive(Debug, Clone)]
 pub struct BatchView {
-    pub batch_id: String,
-    pub listing_id: u64,
+    pub batch_id: BatchId,
+    pub listing_id: ListingId,
     pub batch_reference: String,
-    pub status: String,
+    pub status: BatchStatus,
     pub status_message: Option<String>,
-    pub failure_code: Option<String>,
+    pub failure_code: Option<FailureCode>,
     pub attempt: u32,
-    pub current_job_id: Option<String>,
+    pub current_job_id: Option<JobId>,
     pub deleted: bool,
     pub upload_expires_at: String,
     pub ready_attempt: Option<u32>,
@@ -47,17 +50,19 @@ pub struct BatchView {
 
 #[derive(Debug, Clone)]
 pub struct AssetView {
-    pub client_id: String,
+    pub client_id: ClientId,
     pub sequence: u32,
     pub title: Option<String>,
-    pub asset_type: String,
+    pub asset_type: AssetType,
     pub content_type: String,
     pub bytes: u64,
-    pub status: String,
-    pub raw_key: String,
-    pub renditions: BTreeMap<String, String>,
+    pub status: AssetStatus,
+    pub raw_key: ObjectKey,
+    pub renditions: BTreeMap<String, ObjectKey>,
     pub width: Option<u32>,
     pub height: Option<u32>,
+    /// The pipeline's code: the built-in worker's are [`FailureCode`]s, an external one may
+    /// report its own.
     pub error_code: Option<String>,
     pub error_message: Option<String>,
     pub metadata: BTreeMap<String, String>,
@@ -65,21 +70,32 @@ pub struct AssetView {
 
 #[derive(Debug, Clone)]
 pub struct JobView {
-    pub job_id: String,
-    pub status: String,
+    pub job_id: JobId,
+    pub status: JobStatus,
     pub created_at: String,
     pub started_at: Option<String>,
     pub completed_at: Option<String>,
 }
 
-/// A read-table row's cells by column name.
+/// A read-table row's cells by column name. A cell that does not hold what its column promises
+/// is [`StoreError::CorruptRow`], naming the table and column: never a silent default.
 struct Fields<'a> {
     table: &'static Table,
     row: &'a Row,
 }
 
-impl Fields<'_> {
-    fn cell(&self, name: &str) -> &Cell {
+impl<'a> Fields<'a> {
+    fn of(table: &'static Table, row: &'a Row) -> Self {
+        Self { table, row }
+    }
+    fn corrupt(&self, column: &'static str, problem: impl Into<String>) -> StoreError {
+        StoreError::CorruptRow {
+            table: self.table.name,
+            column,
+            problem: problem.into(),
+        }
+    }
+    fn cell(&self, name: &'static str) -> &Cell {
         let i = self
             .table
             .columns
@@ -88,99 +104,117 @@ impl Fields<'_> {
             .unwrap_or_else(|| panic!("{} has no column {name}", self.table.name));
         &self.row.cells[i]
     }
-    fn int(&self, name: &str) -> Option<i64> {
+    fn opt_text(&self, name: &'static str) -> Result<Option<String>, StoreError> {
         match self.cell(name) {
-            Cell::Int(n) => Some(*n),
-            _ => None,
+            Cell::Text(s) => Ok(Some(s.clone())),
+            Cell::Null => Ok(None),
+            other => Err(self.corrupt(name, format!("expected text, found {other:?}"))),
         }
     }
-    fn opt_text(&self, name: &str) -> Option<String> {
+    fn text(&self, name: &'static str) -> Result<String, StoreError> {
+        self.opt_text(name)?
+            .ok_or_else(|| self.corrupt(name, "is NULL"))
+    }
+    fn opt_parsed<T>(
+        &self,
+        name: &'static str,
+        parse: impl Fn(&str) -> Result<T, ParseError>,
+    ) -> Result<Option<T>, StoreError> {
+        self.opt_text(name)?
+            .map(|s| parse(&s).map_err(|e| self.corrupt(name, format!("{s:?} {e}"))))
+            .transpose()
+    }
+    fn parsed<T>(
+        &self,
+        name: &'static str,
+        parse: impl Fn(&str) -> Result<T, ParseError>,
+    ) -> Result<T, StoreError> {
+        self.opt_parsed(name, parse)?
+            .ok_or_else(|| self.corrupt(name, "is NULL"))
+    }
+    fn opt_int<T: TryFrom<i64>>(&self, name: &'static str) -> Result<Option<T>, StoreError> {
         match self.cell(name) {
-            Cell::Text(s) => Some(s.clone()),
-            _ => None,
+            Cell::Int(n) => T::try_from(*n)
+                .map(Some)
+                .map_err(|_| self.corrupt(name, format!("{n} is out of range"))),
+            Cell::Null => Ok(None),
+            other => Err(self.corrupt(name, format!("expected an integer, found {other:?}"))),
         }
     }
-    fn text(&self, name: &str) -> String {
-        self.opt_text(name).unwrap_or_default()
+    fn int<T: TryFrom<i64>>(&self, name: &'static str) -> Result<T, StoreError> {
+        self.opt_int(name)?
+            .ok_or_else(|| self.corrupt(name, "is NULL"))
     }
-    fn opt_u64(&self, name: &str) -> Option<u64> {
-        self.int(name).and_then(|n| u64::try_from(n).ok())
+    fn flag(&self, name: &'static str) -> Result<bool, StoreError> {
+        Ok(self.int::<i64>(name)? != 0)
     }
-    fn opt_u32(&self, name: &str) -> Option<u32> {
-        self.int(name).and_then(|n| u32::try_from(n).ok())
+    fn listing_id(&self, name: &'static str) -> Result<ListingId, StoreError> {
+        ListingId::parse(self.int(name)?).map_err(|e| self.corrupt(name, e.to_string()))
     }
-    fn flag(&self, name: &str) -> bool {
-        self.int(name).is_some_and(|n| n != 0)
-    }
-    /// A JSON object of strings; an unreadable one reads as empty.
-    fn map(&self, name: &str) -> BTreeMap<String, String> {
-        serde_json::from_str(&self.text(name)).unwrap_or_default()
+    /// A JSON object of strings.
+    fn map(&self, name: &'static str) -> Result<BTreeMap<String, String>, StoreError> {
+        serde_json::from_str(&self.text(name)?).map_err(|e| self.corrupt(name, e.to_string()))
     }
 }
 
-fn batch_of(row: &Row) -> BatchView {
-    let f = Fields {
-        table: &MEDIA_BATCHES,
-        row,
-    };
-    BatchView {
-        batch_id: f.text("batch_id"),
-        listing_id: f.opt_u64("listing_id").unwrap_or_default(),
-        batch_reference: f.text("batch_reference"),
-        status: f.text("status"),
-        status_message: f.opt_text("status_message"),
-        failure_code: f.opt_text("failure_code"),
-        attempt: f.opt_u32("attempt").unwrap_or_default(),
-        current_job_id: f.opt_text("current_job_id"),
-        deleted: f.flag("deleted"),
-        upload_expires_at: f.text("upload_expires_at"),
-        ready_attempt: f.opt_u32("ready_attempt"),
-        asset_count: f.opt_u32("asset_count").unwrap_or_default(),
-        total_bytes: f.opt_u64("total_bytes").unwrap_or_default(),
-        created_at: f.text("created_at"),
-        updated_at: f.text("updated_at"),
-    }
+fn batch_of(row: &Row) -> Result<BatchView, StoreError> {
+    let f = Fields::of(&MEDIA_BATCHES, row);
+    Ok(BatchView {
+        batch_id: f.parsed("batch_id", BatchId::parse)?,
+        listing_id: f.listing_id("listing_id")?,
+        batch_reference: f.text("batch_reference")?,
+        status: f.parsed("status", BatchStatus::parse)?,
+        status_message: f.opt_text("status_message")?,
+        failure_code: f.opt_parsed("failure_code", FailureCode::parse)?,
+        attempt: f.int("attempt")?,
+        current_job_id: f.opt_parsed("current_job_id", JobId::parse)?,
+        deleted: f.flag("deleted")?,
+        upload_expires_at: f.text("upload_expires_at")?,
+        ready_attempt: f.opt_int("ready_attempt")?,
+        asset_count: f.int("asset_count")?,
+        total_bytes: f.int("total_bytes")?,
+        created_at: f.text("created_at")?,
+        updated_at: f.text("updated_at")?,
+    })
 }
 
-fn asset_of(row: &Row) -> AssetView {
-    let f = Fields {
-        table: &MEDIA_ASSETS,
-        row,
-    };
-    AssetView {
-        client_id: f.text("client_id"),
-        sequence: f.opt_u32("sequence").unwrap_or_default(),
-        title: f.opt_text("title"),
-        asset_type: f.text("asset_type"),
-        content_type: f.text("content_type"),
-        bytes: f.opt_u64("bytes").unwrap_or_default(),
-        status: f.text("status"),
-        raw_key: f.text("raw_key"),
-        renditions: f.map("renditions"),
-        width: f.opt_u32("width"),
-        height: f.opt_u32("height"),
-        error_code: f.opt_text("error_code"),
-        error_message: f.opt_text("error_message"),
-        metadata: f.map("metadata"),
-    }
+fn asset_of(row: &Row) -> Result<AssetView, StoreError> {
+    let f = Fields::of(&MEDIA_ASSETS, row);
+    let renditions = f
+        .map("renditions")?
+        .into_iter()
+        .map(|(name, key)| match ObjectKey::parse(&key) {
+            Ok(key) => Ok((name, key)),
+            Err(e) => Err(f.corrupt("renditions", format!("{key:?} {e}"))),
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(AssetView {
+        client_id: f.parsed("client_id", ClientId::parse)?,
+        sequence: f.int("sequence")?,
+        title: f.opt_text("title")?,
+        asset_type: f.parsed("asset_type", AssetType::parse)?,
+        content_type: f.text("content_type")?,
+        bytes: f.int("bytes")?,
+        status: f.parsed("status", AssetStatus::parse)?,
+        raw_key: f.parsed("raw_key", ObjectKey::parse)?,
+        renditions,
+        width: f.opt_int("width")?,
+        height: f.opt_int("height")?,
+        error_code: f.opt_text("error_code")?,
+        error_message: f.opt_text("error_message")?,
+        metadata: f.map("metadata")?,
+    })
 }
 
-fn job_of(row: &Row) -> JobView {
-    let f = Fields {
-        table: &MEDIA_JOBS,
-        row,
-    };
-    JobView {
-        job_id: f.text("job_id"),
-        status: f.text("status"),
-        created_at: f.text("created_at"),
-        started_at: f.opt_text("started_at"),
-        completed_at: f.opt_text("completed_at"),
-    }
-}
-
-fn id_cell(id: u64) -> Cell {
-    Cell::Int(i64::try_from(id).unwrap_or(i64::MAX))
+fn job_of(row: &Row) -> Result<JobView, StoreError> {
+    let f = Fields::of(&MEDIA_JOBS, row);
+    Ok(JobView {
+        job_id: f.parsed("job_id", JobId::parse)?,
+        status: f.parsed("status", JobStatus::parse)?,
+        created_at: f.text("created_at")?,
+        started_at: f.opt_text("started_at")?,
+        completed_at: f.opt_text("completed_at")?,
+    })
 }
 
 impl Store {
@@ -193,75 +227,77 @@ impl Store {
         Ok(read_model::select(&self.pool, self.dialect, table, filter, params).await?)
     }
 
-    pub async fn listing_view(&self, id: u64) -> Result<Option<ListingView>, StoreError> {
+    /// The listing, with its open batch if any.
+    pub async fn listing_view(&self, id: ListingId) -> Result<Option<ListingView>, StoreError> {
         let rows = self
-            .select(&LISTINGS, "listing_id = ?", &[id_cell(id)])
+            .select(&LISTINGS, "listing_id = ?", &[id.into()])
             .await?;
         let Some(row) = rows.first() else {
             return Ok(None);
         };
-        let open = self
-            .select(&MEDIA_BATCHES, "open_listing_id = ?", &[id_cell(id)])
-            .await?;
-        let f = Fields {
-            table: &LISTINGS,
-            row,
-        };
+        let f = Fields::of(&LISTINGS, row);
         Ok(Some(ListingView {
-            listing_identity_id: f.opt_u64("listing_id").unwrap_or_default(),
-            status: f.text("status"),
-            owner_user_id: f.opt_u64("owner_user_id").unwrap_or_default(),
-            photographer_user_id: f.opt_u64("photographer_user_id"),
-            project_media: f.flag("project_media"),
-            open_batch_id: open.first().map(|b| batch_of(b).batch_id),
-            updated_at: f.text("updated_at"),
+            listing_identity_id: f.listing_id("listing_id")?.get(),
+            status: f.text("status")?,
+            owner_user_id: f.int("owner_user_id")?,
+            photographer_user_id: f.opt_int("photographer_user_id")?,
+            project_media: f.flag("project_media")?,
+            open_batch_id: self.open_batch_id(id).await?.map(|b| b.to_string()),
+            updated_at: f.text("updated_at")?,
         }))
+    }
+
+    /// The listing's open batch: the unique `open_listing_id` holds at most one.
+    pub async fn open_batch_id(&self, listing: ListingId) -> Result<Option<BatchId>, StoreError> {
+        let rows = self
+            .select(&MEDIA_BATCHES, "open_listing_id = ?", &[listing.into()])
+            .await?;
+        rows.first()
+            .map(|row| Fields::of(&MEDIA_BATCHES, row).parsed("batch_id", BatchId::parse))
+            .transpose()
     }
 
     /// The listing's status in the `listings` read table, if the listing is known.
     pub async fn listing_status(&self, id: ListingId) -> Result<Option<ListingStatus>, StoreError> {
         let rows = self
-            .select(&LISTINGS, "listing_id = ?", &[id_cell(id.get())])
+            .select(&LISTINGS, "listing_id = ?", &[id.into()])
             .await?;
-        Ok(rows.first().and_then(|row| {
-            let f = Fields {
-                table: &LISTINGS,
-                row,
-            };
-            ListingStatus::parse(&f.text("status")).ok()
-        }))
+        rows.first()
+            .map(|row| Fields::of(&LISTINGS, row).parsed("status", ListingStatus::parse))
+            .transpose()
     }
 
     /// A batch that is not soft-deleted.
-    pub async fn batch_view(&self, id: &str) -> Result<Option<BatchView>, StoreError> {
+    pub async fn batch_view(&self, id: BatchId) -> Result<Option<BatchView>, StoreError> {
         let filter = "batch_id = ? AND deleted = 0";
         let rows = self.select(&MEDIA_BATCHES, filter, &[id.into()]).await?;
-        Ok(rows.first().map(batch_of))
+        rows.first().map(batch_of).transpose()
     }
 
     /// The listing's newest batch with a complete set of renditions.
-    pub async fn newest_ready_batch(&self, listing: u64) -> Result<Option<BatchView>, StoreError> {
-        let filter =
-            "listing_id = ? AND deleted = 0 AND status = 'READY' ORDER BY ready_at DESC LIMIT 1";
-        let rows = self
-            .select(&MEDIA_BATCHES, filter, &[id_cell(listing)])
-            .await?;
-        Ok(rows.first().map(batch_of))
+    pub async fn newest_ready_batch(
+        &self,
+        listing: ListingId,
+    ) -> Result<Option<BatchView>, StoreError> {
+        let filter = "listing_id = ? AND deleted = 0 AND status = ? ORDER BY ready_at DESC LIMIT 1";
+        let params = [listing.into(), BatchStatus::Ready.as_str().into()];
+        let rows = self.select(&MEDIA_BATCHES, filter, &params).await?;
+        rows.first().map(batch_of).transpose()
     }
 
-    pub async fn asset_views(&self, batch_id: &str) -> Result<Vec<AssetView>, StoreError> {
+    pub async fn asset_views(&self, batch_id: BatchId) -> Result<Vec<AssetView>, StoreError> {
         let filter = "batch_id = ? ORDER BY sequence";
         let rows = self
             .select(&MEDIA_ASSETS, filter, &[batch_id.into()])
             .await?;
-        Ok(rows.iter().map(asset_of).collect())
+        rows.iter().map(asset_of).collect()
     }
 
-    pub async fn job_view(&self, job_id: &str) -> Result<Option<JobView>, StoreError> {
+    pub async fn job_view(&self, job_id: JobId) -> Result<Option<JobView>, StoreError> {
         let rows = self
-            .select(&MEDIA_JOBS, "job_id = ?", &[job_id.into()])
+            .select(&MEDIA_JOBS, "job_id = ?", &[job_id.to_string().into()])
             .await?;
-        Ok(rows.first().map(job_of))
+        rows.first().map(job_of).transpose()
     }
 
     /// Batches that are soft-deleted or whose uploads expired, last changed before `before`.
@@ -270,12 +306,16 @@ impl Store {
         before: &str,
         limit: i64,
     ) -> Result<Vec<BatchView>, StoreError> {
-        let filter = "updated_at < ? AND (deleted = 1 OR (status = 'FAILED' AND failure_code = 'UPLOAD_EXPIRED')) \
+        let filter = "updated_at < ? AND (deleted = 1 OR (status = ? AND failure_code = ?)) \
                       ORDER BY updated_at LIMIT ?";
-        let rows = self
-            .select(&MEDIA_BATCHES, filter, &[before.into(), limit.into()])
-            .await?;
-        Ok(rows.iter().map(batch_of).collect())
+        let params = [
+            before.into(),
+            BatchStatus::Failed.as_str().into(),
+            FailureCode::UploadExpired.as_str().into(),
+            limit.into(),
+        ];
+        let rows = self.select(&MEDIA_BATCHES, filter, &params).await?;
+        rows.iter().map(batch_of).collect()
     }
 
     /// Live batches overdue for the reconciler: uploads open past `expired_before`, jobs with no
@@ -286,19 +326,25 @@ impl Store {
         stalled_before: &str,
         limit: i64,
     ) -> Result<Vec<BatchView>, StoreError> {
-        let filter = "deleted = 0 AND ((status = 'PENDING_UPLOAD' AND upload_expires_at < ?) OR \
-                      (status IN ('RECEIVED', 'PROCESSING') AND updated_at < ?)) LIMIT ?";
-        let params = [expired_before.into(), stalled_before.into(), limit.into()];
+        let filter = "deleted = 0 AND ((status = ? AND upload_expires_at < ?) OR \
+                      (status IN (?, ?) AND updated_at < ?)) LIMIT ?";
+        let params = [
+            BatchStatus::PendingUpload.as_str().into(),
+            expired_before.into(),
+            BatchStatus::Received.as_str().into(),
+            BatchStatus::Processing.as_str().into(),
+            stalled_before.into(),
+            limit.into(),
+        ];
         let rows = self.select(&MEDIA_BATCHES, filter, &params).await?;
-        Ok(rows.iter().map(batch_of).collect())
+        rows.iter().map(batch_of).collect()
     }
 
     /// Every batch id in the read table, deleted ones included.
     pub async fn batch_ids(&self) -> Result<Vec<BatchId>, StoreError> {
         let rows = self.select(&MEDIA_BATCHES, "1 = 1", &[]).await?;
-        Ok(rows
-            .iter()
-            .filter_map(|row| BatchId::parse(&batch_of(row).batch_id).ok())
-            .collect())
+        rows.iter()
+            .map(|row| Fields::of(&MEDIA_BATCHES, row).parsed("batch_id", BatchId::parse))
+            .collect()
     }
 }

@@ -1,6 +1,6 @@
 //! Batch counters from committed events.
 
-use aggregates::{MediaBatch, MediaBatchEvent};
+use aggregates::{JobId, MediaBatch, MediaBatchEvent};
 use cqrs_es::{EventEnvelope, Query};
 
 use crate::store::Store;
@@ -18,7 +18,7 @@ impl BatchMetrics {
         Self { store }
     }
 
-    async fn job_created_at(&self, job_id: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    async fn job_created_at(&self, job_id: JobId) -> Option<chrono::DateTime<chrono::Utc>> {
         let job = self.store.job_view(job_id).await.ok()??;
         chrono::DateTime::parse_from_rfc3339(&job.created_at)
             .ok()
@@ -42,7 +42,7 @@ impl Query<MediaBatch> for BatchMetrics {
                         .increment(1);
                 }
                 MediaBatchEvent::Ready(e) => {
-                    if let Some(created) = self.job_created_at(&e.job_id.to_string()).await {
+                    if let Some(created) = self.job_created_at(e.job_id).await {
                         let seconds = (e.at - created).as_seconds_f64().max(0.0);
                         metrics::histogram!("media_processing_duration_seconds").record(seconds);
                     }

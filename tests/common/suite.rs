@@ -113,25 +113,38 @@ pub async fn concurrent_creates_make_one_batch(server: &str, n: usize) {
             let engine = engine.clone();
             tokio::spawn(async move {
                 let id = BatchId::generate();
-                engine
+                let result = engine
                     .batch(
                         id,
                         request(id, listing, "PENDING_PHOTO_PROCESSING", 3),
                         &actor(),
                     )
-                    .await
+                    .await;
+                (id, result)
             })
         })
         .collect();
-    let mut created = 0;
+    let mut created = Vec::new();
+    let mut refused_for = Vec::new();
     for task in tasks {
         match task.await.unwrap() {
-            Ok(_) => created += 1,
-            Err(CommandError::OpenBatchExists { listing_id }) => assert_eq!(listing_id, 42),
-            Err(other) => panic!("unexpected: {other}"),
+            (id, Ok(_)) => created.push(id),
+            (
+                _,
+                Err(CommandError::OpenBatchExists {
+                    listing_id,
+                    batch_id,
+                }),
+            ) => {
+                assert_eq!(listing_id, listing);
+                refused_for.push(batch_id);
+            }
+            (_, Err(other)) => panic!("unexpected: {other}"),
         }
     }
-    assert_eq!(created, 1);
+    assert_eq!(created.len(), 1);
+    // Every refusal names the batch that holds the listing.
+    assert_eq!(refused_for, vec![Some(created[0]); n - 1]);
     let store = engine.store();
     assert_eq!(
         count(

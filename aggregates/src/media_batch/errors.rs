@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::manifest::FieldError;
+use crate::media_batch::failure::FailureCode;
 use crate::values::ClientId;
 
 /// One confirmed upload that does not match its manifest entry.
@@ -11,7 +12,7 @@ use crate::values::ClientId;
 pub struct UploadProblem {
     pub client_id: ClientId,
     /// `MISSING`, `SIZE_MISMATCH` or `CHECKSUM_MISMATCH`.
-    pub problem: &'static str,
+    pub problem: FailureCode,
     pub expected_bytes: u64,
     pub actual_bytes: Option<u64>,
 }
@@ -57,7 +58,7 @@ impl MediaBatchError {
             Self::AlreadyRequested => "BATCH_ALREADY_EXISTS",
             Self::NotFound => "BATCH_NOT_FOUND",
             Self::NotPendingUpload { .. } => "BATCH_NOT_PENDING_UPLOAD",
-            Self::UploadExpired => "UPLOAD_EXPIRED",
+            Self::UploadExpired => FailureCode::UploadExpired.as_str(),
             Self::UploadMismatch(_) => "UPLOAD_MISMATCH",
             Self::NotTerminal { .. } => "BATCH_NOT_TERMINAL",
             Self::NothingToRetry => "NOTHING_TO_RETRY",

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::manifest::ManifestFile;
 use crate::values::{BatchId, ClientId, JobId, ListingId, ObjectKey};
+use crate::wire::wire_enum;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum MediaBatchEvent {
@@ -58,12 +59,13 @@ pub struct Received {
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum RetryScope {
-    /// Every asset that has not succeeded.
-    FailedOnly,
-    All,
+wire_enum! {
+    /// Which assets a retry reprocesses.
+    pub enum RetryScope {
+        /// Every asset that has not succeeded.
+        FailedOnly = "FAILED_ONLY",
+        All = "ALL",
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,36 +1,37 @@
 //! Every failure code a batch or one of its assets can carry (`failureCode` of a batch,
 //! `errorCode` of an asset in API.md §3–§4), spelled in one place.
 
-use std::fmt;
+use crate::wire::wire_enum;
 
-/// A stable failure code. The batch-level ones are [`FailureCode::BATCH`]; the others belong
-/// to one asset (or, for the upload checks, to one file of a refused completion).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FailureCode {
-    /// The uploads were not completed within the upload window and its grace.
-    UploadExpired,
-    /// No result arrived within the job timeout, and no attempt is left.
-    JobTimeout,
-    /// The job finished with at least one failed asset.
-    AssetsFailed,
-    /// The pipeline reported the job itself as failed (also each asset it left waiting).
-    PipelineFailed,
-    /// A finished job reported nothing for this asset.
-    MissingOutput,
-    /// No object was uploaded for the file.
-    Missing,
-    /// The object's size is not the manifest's.
-    SizeMismatch,
-    /// The object's SHA-256 is not the manifest's.
-    ChecksumMismatch,
-    /// The object store could not be read.
-    StorageError,
-    /// Not a media format the pipeline processes.
-    UnsupportedMedia,
-    /// More pixels, or more decode memory, than the pipeline allows.
-    ImageTooLarge,
-    /// A missing, truncated or broken image.
-    DecodeFailed,
+wire_enum! {
+    /// A stable failure code. The batch-level ones are [`FailureCode::BATCH`]; the others belong
+    /// to one asset (or, for the upload checks, to one file of a refused completion).
+    pub enum FailureCode {
+        /// The uploads were not completed within the upload window and its grace.
+        UploadExpired = "UPLOAD_EXPIRED",
+        /// No result arrived within the job timeout, and no attempt is left.
+        JobTimeout = "JOB_TIMEOUT",
+        /// The job finished with at least one failed asset.
+        AssetsFailed = "ASSETS_FAILED",
+        /// The pipeline reported the job itself as failed (also each asset it left waiting).
+        PipelineFailed = "PIPELINE_FAILED",
+        /// A finished job reported nothing for this asset.
+        MissingOutput = "MISSING_OUTPUT",
+        /// No object was uploaded for the file.
+        Missing = "MISSING",
+        /// The object's size is not the manifest's.
+        SizeMismatch = "SIZE_MISMATCH",
+        /// The object's SHA-256 is not the manifest's.
+        ChecksumMismatch = "CHECKSUM_MISMATCH",
+        /// The object store could not be read.
+        StorageError = "STORAGE_ERROR",
+        /// Not a media format the pipeline processes.
+        UnsupportedMedia = "UNSUPPORTED_MEDIA",
+        /// More pixels, or more decode memory, than the pipeline allows.
+        ImageTooLarge = "IMAGE_TOO_LARGE",
+        /// A missing, truncated or broken image.
+        DecodeFailed = "DECODE_FAILED",
+    }
 }
 
 impl FailureCode {
@@ -41,27 +42,4 @@ impl FailureCode {
         Self::AssetsFailed,
         Self::PipelineFailed,
     ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::UploadExpired => "UPLOAD_EXPIRED",
-            Self::JobTimeout => "JOB_TIMEOUT",
-            Self::AssetsFailed => "ASSETS_FAILED",
-            Self::PipelineFailed => "PIPELINE_FAILED",
-            Self::MissingOutput => "MISSING_OUTPUT",
-            Self::Missing => "MISSING",
-            Self::SizeMismatch => "SIZE_MISMATCH",
-            Self::ChecksumMismatch => "CHECKSUM_MISMATCH",
-            Self::StorageError => "STORAGE_ERROR",
-            Self::UnsupportedMedia => "UNSUPPORTED_MEDIA",
-            Self::ImageTooLarge => "IMAGE_TOO_LARGE",
-            Self::DecodeFailed => "DECODE_FAILED",
-        }
-    }
-}
-
-impl fmt::Display for FailureCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }

@@ -215,7 +215,7 @@ fn confirm(b: &Batch, c: ConfirmUploads) -> Result<Vec<MediaBatchEvent>, MediaBa
             };
             Some(UploadProblem {
                 client_id: expected.client_id.clone(),
-                problem: problem.as_str(),
+                problem,
                 expected_bytes: expected.bytes,
                 actual_bytes: stored.map(|s| s.bytes),
             })

@@ -7,28 +7,20 @@ use serde::{Deserialize, Serialize};
 
 use crate::media_batch::events::{AssetOutcome, MediaBatchEvent, RequestedFile};
 use crate::values::{BatchId, ClientId, JobId, ListingId, ObjectKey};
+use crate::wire::wire_enum;
 
-/// `PENDING_UPLOAD → RECEIVED → PROCESSING → READY | FAILED`, and back to `RECEIVED` on retry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum BatchStatus {
-    PendingUpload,
-    Received,
-    Processing,
-    Ready,
-    Failed,
+wire_enum! {
+    /// `PENDING_UPLOAD → RECEIVED → PROCESSING → READY | FAILED`, and back to `RECEIVED` on retry.
+    pub enum BatchStatus {
+        PendingUpload = "PENDING_UPLOAD",
+        Received = "RECEIVED",
+        Processing = "PROCESSING",
+        Ready = "READY",
+        Failed = "FAILED",
+    }
 }
 
 impl BatchStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::PendingUpload => "PENDING_UPLOAD",
-            Self::Received => "RECEIVED",
-            Self::Processing => "PROCESSING",
-            Self::Ready => "READY",
-            Self::Failed => "FAILED",
-        }
-    }
     /// An open batch blocks new batches for its listing.
     pub fn is_open(self) -> bool {
         matches!(
@@ -39,53 +31,40 @@ impl BatchStatus {
     pub fn is_terminal(self) -> bool {
         matches!(self, Self::Ready | Self::Failed)
     }
+    /// Whether downloads may be served: a READY batch, or one being retried whose last complete
+    /// renditions (of the attempt that was READY) stay downloadable until the new attempt ends.
+    pub fn serves_downloads(self, ready_attempt: Option<u32>) -> bool {
+        self == Self::Ready
+            || (ready_attempt.is_some() && matches!(self, Self::Received | Self::Processing))
+    }
 }
 
-/// An asset's row in the read model (API.md §3 `assets[].status`): `PENDING_UPLOAD`, then
-/// `UPLOADED → PROCESSING → PROCESSED | FAILED`, and back to `UPLOADED` on retry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AssetStatus {
-    PendingUpload,
-    Uploaded,
-    Processing,
-    Processed,
-    Failed,
+wire_enum! {
+    /// An asset's row in the read model (API.md §3 `assets[].status`): `PENDING_UPLOAD`, then
+    /// `UPLOADED → PROCESSING → PROCESSED | FAILED`, and back to `UPLOADED` on retry.
+    pub enum AssetStatus {
+        PendingUpload = "PENDING_UPLOAD",
+        Uploaded = "UPLOADED",
+        Processing = "PROCESSING",
+        Processed = "PROCESSED",
+        Failed = "FAILED",
+    }
 }
 
 impl AssetStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::PendingUpload => "PENDING_UPLOAD",
-            Self::Uploaded => "UPLOADED",
-            Self::Processing => "PROCESSING",
-            Self::Processed => "PROCESSED",
-            Self::Failed => "FAILED",
-        }
-    }
-
     /// Still waiting for the current job's result.
     pub fn is_unfinished(self) -> bool {
         matches!(self, Self::Uploaded | Self::Processing)
     }
 }
 
-/// A processing job's row in the read model: `PENDING → RUNNING → SUCCEEDED | FAILED`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobStatus {
-    Pending,
-    Running,
-    Succeeded,
-    Failed,
-}
-
-impl JobStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "PENDING",
-            Self::Running => "RUNNING",
-            Self::Succeeded => "SUCCEEDED",
-            Self::Failed => "FAILED",
-        }
+wire_enum! {
+    /// A processing job's row in the read model: `PENDING → RUNNING → SUCCEEDED | FAILED`.
+    pub enum JobStatus {
+        Pending = "PENDING",
+        Running = "RUNNING",
+        Succeeded = "SUCCEEDED",
+        Failed = "FAILED",
     }
 }
 

@@ -34,7 +34,11 @@ fn one_of(values: &[&str]) -> utoipa::openapi::Object {
 }
 
 fn scope() -> utoipa::openapi::Object {
-    one_of(&["FAILED_ONLY", "ALL"])
+    let names: Vec<&str> = aggregates::RetryScope::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
+    one_of(&names)
 }
 
 fn resolution() -> utoipa::openapi::Object {
@@ -226,20 +230,21 @@ pub struct StatusRequest {
         "renditions": {"thumbnail": "123/thumbnail/0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b/01-photo-1.jpg",
             "large": "123/large/0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b/01-photo-1.jpg"},
         "width": 4032, "height": 3024, "errorCode": null, "errorMessage": null, "metadata": {"room": "living"}}]}))]
-pub struct BatchStatus {
-    pub assets: Vec<AssetStatus>,
+#[schema(as = BatchStatus)]
+pub struct StatusReport {
+    pub assets: Vec<AssetReport>,
     /// The processing attempt (0 before the uploads are confirmed).
     pub attempt: u32,
     pub batch_id: String,
     pub batch_reference: String,
     pub created_at: String,
     /// Why a FAILED batch failed, e.g. `UPLOAD_EXPIRED`, `JOB_TIMEOUT`.
-    pub failure_code: Option<String>,
-    pub job: Option<JobStatus>,
+    pub failure_code: Option<&'static str>,
+    pub job: Option<JobReport>,
     pub listing_identity_id: u64,
     pub progress: Progress,
     /// `PENDING_UPLOAD`, `RECEIVED`, `PROCESSING`, `READY` or `FAILED`.
-    pub status: String,
+    pub status: &'static str,
     pub status_message: Option<String>,
     pub updated_at: String,
     pub upload_expires_at: String,
@@ -254,19 +259,21 @@ pub struct Progress {
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct JobStatus {
+#[schema(as = JobStatus)]
+pub struct JobReport {
     pub completed_at: Option<String>,
     pub created_at: String,
     pub job_id: String,
     pub started_at: Option<String>,
     /// `PENDING`, `RUNNING`, `SUCCEEDED` or `FAILED`.
-    pub status: String,
+    pub status: &'static str,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct AssetStatus {
-    pub asset_type: String,
+#[schema(as = AssetStatus)]
+pub struct AssetReport {
+    pub asset_type: &'static str,
     pub client_id: String,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
@@ -277,7 +284,7 @@ pub struct AssetStatus {
     pub renditions: BTreeMap<String, String>,
     pub sequence: u32,
     /// `PENDING_UPLOAD`, `UPLOADED`, `PROCESSING`, `PROCESSED` or `FAILED`.
-    pub status: String,
+    pub status: &'static str,
     pub title: Option<String>,
     pub width: Option<u32>,
 }
@@ -327,7 +334,7 @@ pub struct Downloads {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Download {
-    pub asset_type: String,
+    pub asset_type: &'static str,
     pub client_id: String,
     pub expires_at: String,
     pub height: Option<u32>,

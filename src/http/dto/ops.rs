@@ -89,7 +89,7 @@ pub struct CleanupCandidate {
     pub object_keys: Vec<String>,
     /// `DELETED` or `UPLOAD_EXPIRED`.
     pub reason: &'static str,
-    pub status: String,
+    pub status: &'static str,
     pub updated_at: String,
 }
 

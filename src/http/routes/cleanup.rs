@@ -2,7 +2,7 @@
 //! for a future physical-cleanup job.
 
 use actix_web::{HttpResponse, web};
-use aggregates::FieldError;
+use aggregates::{FailureCode, FieldError};
 use chrono::{DateTime, Utc};
 
 use crate::http::AppState;
@@ -61,23 +61,24 @@ pub async fn candidates(
     let mut candidates = Vec::with_capacity(batches.len());
     for b in batches {
         let assets = store
-            .asset_views(&b.batch_id)
+            .asset_views(b.batch_id)
             .await
             .map_err(ApiError::internal)?;
         let keys = assets
             .into_iter()
             .flat_map(|a| std::iter::once(a.raw_key).chain(a.renditions.into_values()))
+            .map(|k| k.to_string())
             .collect();
         candidates.push(CleanupCandidate {
-            batch_id: b.batch_id,
-            listing_identity_id: b.listing_id,
+            batch_id: b.batch_id.to_string(),
+            listing_identity_id: b.listing_id.get(),
             object_keys: keys,
             reason: if b.deleted {
                 "DELETED"
             } else {
-                "UPLOAD_EXPIRED"
+                FailureCode::UploadExpired.as_str()
             },
-            status: b.status,
+            status: b.status.as_str(),
             updated_at: b.updated_at,
         });
     }

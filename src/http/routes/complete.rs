@@ -3,16 +3,16 @@
 use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use aggregates::{ClientId, ConfirmUploads, JobId, MediaBatchCommand, ObjectKey};
+use aggregates::{BatchStatus, ConfirmUploads, JobId, MediaBatchCommand};
 use chrono::Utc;
 
 use crate::auth::Caller;
 use crate::http::AppState;
-use crate::http::access;
+use crate::http::access::{self, CommandTarget};
 use crate::http::dto::{CompleteRequest, ErrorBody, UploadsReceived};
 use crate::http::error::ApiError;
-use crate::http::input::{Complete, Target};
-use crate::http::request::{self, Json};
+use crate::http::input::Complete;
+use crate::http::request::Json;
 
 /// A rough processing estimate: a fixed start-up, per-file work, and throughput on bytes.
 fn estimate(files: u32, bytes: u64) -> u64 {
@@ -52,39 +52,20 @@ pub async fn complete(
     caller: Caller,
     Json(body): Json<CompleteRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let Complete {
-        target: Target {
-            listing_id,
-            batch_id,
-        },
-        files,
-    } = Complete::try_from(body)?;
-
-    let store = state.engine.store();
-    let (_, batch, assets) = access::command_target(
-        store,
-        caller,
-        listing_id,
-        &batch_id.to_string(),
-        state.config.owner_project_media,
-    )
-    .await?;
+    let Complete { target, files } = Complete::try_from(body)?;
+    let CommandTarget { batch, assets } = access::command_target(&state, caller, target).await?;
 
     // What the store holds under each file's key; the aggregate compares it with the manifest.
     let mut stored = BTreeMap::new();
-    if batch.status == "PENDING_UPLOAD" {
-        for asset in &assets {
-            let key = ObjectKey::parse(&asset.raw_key).map_err(ApiError::internal)?;
+    if batch.status == BatchStatus::PendingUpload {
+        for asset in assets {
             let object = state
                 .backends
                 .objects
-                .head(&key)
+                .head(&asset.raw_key)
                 .await
                 .map_err(ApiError::internal)?;
-            stored.insert(
-                ClientId::parse(&asset.client_id).map_err(ApiError::internal)?,
-                object,
-            );
+            stored.insert(asset.client_id, object);
         }
     }
     let job_id = JobId::generate();
@@ -96,14 +77,13 @@ pub async fn complete(
         now: Utc::now(),
     });
     state
-        .engine
-        .batch(batch_id, command, &request::actor(&req, Some(caller), ""))
+        .command(&req, caller, target.batch_id, command)
         .await?;
     Ok(HttpResponse::Accepted().json(UploadsReceived {
-        listing_identity_id: listing_id,
-        batch_id: batch.batch_id,
+        listing_identity_id: target.listing_id.get(),
+        batch_id: target.batch_id.to_string(),
         job_id: job_id.to_string(),
-        status: "RECEIVED",
+        status: BatchStatus::Received.as_str(),
         estimated_duration_seconds: estimate(batch.asset_count, batch.total_bytes),
     }))
 }

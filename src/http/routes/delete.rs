@@ -9,8 +9,8 @@ use crate::http::AppState;
 use crate::http::access;
 use crate::http::dto::{BatchDeleted, DeleteRequest, ErrorBody};
 use crate::http::error::ApiError;
-use crate::http::input::{self, Target};
-use crate::http::request::{self, Json};
+use crate::http::input;
+use crate::http::request::Json;
 
 /// Soft-delete a batch
 ///
@@ -42,34 +42,18 @@ pub async fn delete(
     caller: Caller,
     Json(body): Json<DeleteRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let input::Delete {
-        target: Target {
-            listing_id,
-            batch_id,
-        },
-        reason,
-    } = input::Delete::try_from(body)?;
-
-    let store = state.engine.store();
-    let (_, batch, _) = access::command_target(
-        store,
-        caller,
-        listing_id,
-        &batch_id.to_string(),
-        state.config.owner_project_media,
-    )
-    .await?;
+    let input::Delete { target, reason } = input::Delete::try_from(body)?;
+    access::command_target(&state, caller, target).await?;
     let command = MediaBatchCommand::Delete(Delete {
         reason,
         now: Utc::now(),
     });
     state
-        .engine
-        .batch(batch_id, command, &request::actor(&req, Some(caller), ""))
+        .command(&req, caller, target.batch_id, command)
         .await?;
     Ok(HttpResponse::Ok().json(BatchDeleted {
-        batch_id: batch.batch_id,
+        batch_id: target.batch_id.to_string(),
         deleted: true,
-        listing_identity_id: listing_id,
+        listing_identity_id: target.listing_id.get(),
     }))
 }

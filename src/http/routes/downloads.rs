@@ -1,7 +1,7 @@
 //! `POST /downloads`: signed GET URLs for a READY batch's renditions.
 
 use actix_web::{HttpResponse, web};
-use aggregates::ObjectKey;
+use aggregates::{AssetStatus, ObjectKey};
 use chrono::Utc;
 
 use crate::auth::Caller;
@@ -49,21 +49,11 @@ pub async fn downloads(
     } = input::Downloads::try_from(body)?;
 
     let store = state.engine.store();
-    let listing = access::listing(
-        store,
-        caller,
-        listing_id,
-        Action::Read,
-        state.config.owner_project_media,
-    )
-    .await?;
+    let listing = access::listing(&state, caller, listing_id, Action::Read).await?;
     let batch = match batch_id {
         Some(id) => {
-            let batch = access::batch(store, &listing, &id.to_string()).await?;
-            // During a retry the last complete renditions stay downloadable.
-            let retrying = batch.ready_attempt.is_some()
-                && matches!(batch.status.as_str(), "RECEIVED" | "PROCESSING");
-            if batch.status != "READY" && !retrying {
+            let batch = access::batch(&state, &listing, id).await?;
+            if !batch.status.serves_downloads(batch.ready_attempt) {
                 return Err(ApiError::BatchNotReady {
                     status: batch.status,
                 });
@@ -80,16 +70,15 @@ pub async fn downloads(
         },
     };
     let assets = store
-        .asset_views(&batch.batch_id)
+        .asset_views(batch.batch_id)
         .await
         .map_err(ApiError::internal)?;
     let now = Utc::now();
     let ttl = state.config.download_url_ttl;
     let objects = &state.backends.objects;
-    let sign = async |key: &str| -> Result<(String, String), ApiError> {
-        let key = ObjectKey::parse(key).map_err(ApiError::internal)?;
+    let sign = async |key: &ObjectKey| -> Result<(String, String), ApiError> {
         let (url, expires) = objects
-            .presign_get(&key, ttl, now)
+            .presign_get(key, ttl, now)
             .await
             .map_err(ApiError::internal)?;
         Ok((url, projections::time::stamp(expires)))
@@ -97,7 +86,7 @@ pub async fn downloads(
     let mut downloads = Vec::with_capacity(assets.len());
     for a in assets
         .iter()
-        .filter(|a| a.status == "PROCESSED" || !a.renditions.is_empty())
+        .filter(|a| a.status == AssetStatus::Processed || !a.renditions.is_empty())
     {
         let key = if resolution == "original" {
             Some(&a.raw_key)
@@ -114,8 +103,8 @@ pub async fn downloads(
             None => None,
         };
         downloads.push(Download {
-            asset_type: a.asset_type.clone(),
-            client_id: a.client_id.clone(),
+            asset_type: a.asset_type.as_str(),
+            client_id: a.client_id.to_string(),
             expires_at,
             height: a.height,
             metadata: a.metadata.clone(),
@@ -128,10 +117,10 @@ pub async fn downloads(
         });
     }
     Ok(HttpResponse::Ok().json(Downloads {
-        batch_id: batch.batch_id,
+        batch_id: batch.batch_id.to_string(),
         downloads,
         generated_at: projections::time::stamp(now),
-        listing_identity_id: listing_id,
+        listing_identity_id: listing_id.get(),
         ttl_seconds: ttl.num_seconds(),
     }))
 }

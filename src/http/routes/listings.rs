@@ -100,7 +100,7 @@ pub async fn put(
     let view = state
         .engine
         .store()
-        .listing_view(id.get())
+        .listing_view(id)
         .await
         .map_err(ApiError::internal)?;
     Ok(HttpResponse::Ok().json(view))
@@ -135,7 +135,7 @@ pub async fn get(
     let view = state
         .engine
         .store()
-        .listing_view(id.get())
+        .listing_view(id)
         .await
         .map_err(ApiError::internal)?
         .ok_or(ApiError::ListingNotFound)?;

@@ -1,7 +1,7 @@
 //! `POST /uploads/retry`: reprocess a READY or FAILED batch under a new job.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use aggregates::{JobId, MediaBatchCommand, Retry};
+use aggregates::{BatchStatus, JobId, MediaBatchCommand, MediaBatchEvent, Retry};
 use chrono::Utc;
 
 use crate::auth::Caller;
@@ -9,8 +9,8 @@ use crate::http::AppState;
 use crate::http::access;
 use crate::http::dto::{ErrorBody, RetryAccepted, RetryRequest};
 use crate::http::error::ApiError;
-use crate::http::input::{self, Target};
-use crate::http::request::{self, Json};
+use crate::http::input;
+use crate::http::request::Json;
 
 /// Reprocess a READY or FAILED batch under a new job
 ///
@@ -43,41 +43,34 @@ pub async fn retry(
     Json(body): Json<RetryRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let input::Retry {
-        target: Target {
-            listing_id,
-            batch_id,
-        },
+        target,
         scope,
         reason,
     } = input::Retry::try_from(body)?;
-
-    let store = state.engine.store();
-    let (_, batch, _) = access::command_target(
-        store,
-        caller,
-        listing_id,
-        &batch_id.to_string(),
-        state.config.owner_project_media,
-    )
-    .await?;
-
-    let job_id = JobId::generate();
+    access::command_target(&state, caller, target).await?;
     let command = MediaBatchCommand::Retry(Retry {
-        job_id,
+        job_id: JobId::generate(),
         scope,
         reason,
         max_attempts: state.config.max_attempts,
         now: Utc::now(),
     });
-    state
-        .engine
-        .batch(batch_id, command, &request::actor(&req, Some(caller), ""))
+    let committed = state
+        .command(&req, caller, target.batch_id, command)
         .await?;
+    // The aggregate numbered the new attempt; the response reports what it decided.
+    let retried = committed
+        .iter()
+        .find_map(|e| match e {
+            MediaBatchEvent::RetryRequested(r) => Some(r),
+            _ => None,
+        })
+        .ok_or_else(|| ApiError::internal("a retry committed no RetryRequested event"))?;
     Ok(HttpResponse::Accepted().json(RetryAccepted {
-        listing_identity_id: listing_id,
-        batch_id: batch.batch_id,
-        job_id: job_id.to_string(),
-        attempt: batch.attempt + 1,
-        status: "RECEIVED",
+        listing_identity_id: target.listing_id.get(),
+        batch_id: target.batch_id.to_string(),
+        job_id: retried.job_id.to_string(),
+        attempt: retried.attempt,
+        status: BatchStatus::Received.as_str(),
     }))
 }

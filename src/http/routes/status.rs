@@ -1,11 +1,12 @@
 //! `POST /status`: a batch's progress, job and assets.
 
 use actix_web::{HttpResponse, web};
+use aggregates::{AssetStatus, FailureCode};
 
 use crate::auth::Caller;
 use crate::http::AppState;
 use crate::http::access::{self, Action};
-use crate::http::dto::{AssetStatus, BatchStatus, ErrorBody, JobStatus, Progress, StatusRequest};
+use crate::http::dto::{AssetReport, ErrorBody, JobReport, Progress, StatusReport, StatusRequest};
 use crate::http::error::ApiError;
 use crate::http::input::Target;
 use crate::http::request::Json;
@@ -18,7 +19,7 @@ use crate::http::request::Json;
     tag = "batches",
     request_body = StatusRequest,
     responses(
-        (status = 200, description = "The batch, its current job and its assets by `sequence`", body = BatchStatus),
+        (status = 200, description = "The batch, its current job and its assets by `sequence`", body = StatusReport),
         (status = 400, description = "`INVALID_JSON`", body = ErrorBody),
         (status = 401, description = "`UNAUTHORIZED`", body = ErrorBody),
         (status = 404, description = "`LISTING_NOT_FOUND`, `BATCH_NOT_FOUND` (also for batches the caller may not see, and deleted ones)", body = ErrorBody),
@@ -39,62 +40,60 @@ pub async fn status(
     } = Target::try_from(body)?;
 
     let store = state.engine.store();
-    let listing = access::listing(
-        store,
-        caller,
-        listing_id,
-        Action::Read,
-        state.config.owner_project_media,
-    )
-    .await?;
-    let batch = access::batch(store, &listing, &batch_id.to_string()).await?;
+    let listing = access::listing(&state, caller, listing_id, Action::Read).await?;
+    let batch = access::batch(&state, &listing, batch_id).await?;
     let assets = store
-        .asset_views(&batch.batch_id)
+        .asset_views(batch.batch_id)
         .await
         .map_err(ApiError::internal)?;
-    let job = match &batch.current_job_id {
+    let job = match batch.current_job_id {
         Some(id) => store.job_view(id).await.map_err(ApiError::internal)?,
         None => None,
     };
+    let count = |status| assets.iter().filter(|a| a.status == status).count();
     let progress = Progress {
         total: assets.len(),
-        processed: assets.iter().filter(|a| a.status == "PROCESSED").count(),
-        failed: assets.iter().filter(|a| a.status == "FAILED").count(),
+        processed: count(AssetStatus::Processed),
+        failed: count(AssetStatus::Failed),
     };
     let assets = assets
         .into_iter()
-        .map(|a| AssetStatus {
-            asset_type: a.asset_type,
-            client_id: a.client_id,
+        .map(|a| AssetReport {
+            asset_type: a.asset_type.as_str(),
+            client_id: a.client_id.to_string(),
             error_code: a.error_code,
             error_message: a.error_message,
             height: a.height,
             metadata: a.metadata,
-            raw_object_key: a.raw_key,
-            renditions: a.renditions,
+            raw_object_key: a.raw_key.to_string(),
+            renditions: a
+                .renditions
+                .into_iter()
+                .map(|(name, key)| (name, key.to_string()))
+                .collect(),
             sequence: a.sequence,
-            status: a.status,
+            status: a.status.as_str(),
             title: a.title,
             width: a.width,
         })
         .collect();
-    Ok(HttpResponse::Ok().json(BatchStatus {
+    Ok(HttpResponse::Ok().json(StatusReport {
         assets,
         attempt: batch.attempt,
-        batch_id: batch.batch_id,
+        batch_id: batch.batch_id.to_string(),
         batch_reference: batch.batch_reference,
         created_at: batch.created_at,
-        failure_code: batch.failure_code,
-        job: job.map(|j| JobStatus {
+        failure_code: batch.failure_code.map(FailureCode::as_str),
+        job: job.map(|j| JobReport {
             completed_at: j.completed_at,
             created_at: j.created_at,
-            job_id: j.job_id,
+            job_id: j.job_id.to_string(),
             started_at: j.started_at,
-            status: j.status,
+            status: j.status.as_str(),
         }),
-        listing_identity_id: listing_id,
+        listing_identity_id: listing_id.get(),
         progress,
-        status: batch.status,
+        status: batch.status.as_str(),
         status_message: batch.status_message,
         updated_at: batch.updated_at,
         upload_expires_at: batch.upload_expires_at,

@@ -1,7 +1,9 @@
 //! `POST /uploads`: validate a manifest, create the batch, hand out signed upload URLs.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use aggregates::{BatchId, MediaBatchCommand, RequestUploads};
+use aggregates::{
+    BatchId, BatchStatus, MediaBatchCommand, MediaBatchEvent, RequestUploads, RequestedFile,
+};
 use chrono::Utc;
 
 use crate::auth::Caller;
@@ -10,7 +12,7 @@ use crate::http::access::{self, Action};
 use crate::http::dto::{BatchCreated, CreateBatchRequest, ErrorBody, UploadTicket};
 use crate::http::error::ApiError;
 use crate::http::input::Create;
-use crate::http::request::{self, Json};
+use crate::http::request::Json;
 use crate::storage;
 
 /// Create a batch and get signed upload URLs
@@ -49,18 +51,8 @@ pub async fn create(
         listing_id: listing_ref,
         manifest,
     } = Create::try_from((body, &state.config.limits))?;
-    let listing_id = listing_ref.get();
-
-    let store = state.engine.store();
-    let listing = access::listing(
-        store,
-        caller,
-        listing_id,
-        Action::Command,
-        state.config.owner_project_media,
-    )
-    .await?;
-    access::check_asset_types(caller, manifest.files.iter().map(|f| f.asset_type.as_str()))?;
+    let listing = access::listing(&state, caller, listing_ref, Action::Command).await?;
+    access::check_asset_types(caller, manifest.files.iter().map(|f| f.asset_type))?;
 
     let batch_id = BatchId::generate();
     let now = Utc::now();
@@ -69,38 +61,21 @@ pub async fn create(
         listing_id: listing_ref,
         listing_status: aggregates::ListingStatus::parse(&listing.status)
             .map_err(ApiError::internal)?,
-        manifest: manifest.clone(),
+        manifest,
         upload_ttl: state.config.upload_url_ttl,
         now,
     });
-    let actor = request::actor(&req, Some(caller), "");
-    if let Err(e) = state.engine.batch(batch_id, command, &actor).await {
-        return Err(match ApiError::from(e) {
-            ApiError::OpenBatchExists { .. } => {
-                let open = store
-                    .listing_view(listing_id)
-                    .await
-                    .map_err(ApiError::internal)?;
-                ApiError::OpenBatchExists {
-                    batch_id: open.and_then(|l| l.open_batch_id),
-                }
-            }
-            other => other,
-        });
-    }
-
-    let assets = store
-        .asset_views(&batch_id.to_string())
-        .await
-        .map_err(ApiError::internal)?;
-    let batch = store
-        .batch_view(&batch_id.to_string())
-        .await
-        .map_err(ApiError::internal)?
-        .ok_or(ApiError::BatchNotFound)?;
-    let mut files = Vec::with_capacity(assets.len());
-    for (file, asset) in manifest.files.iter().zip(&assets) {
-        let key = aggregates::ObjectKey::parse(&asset.raw_key).map_err(ApiError::internal)?;
+    let committed = state.command(&req, caller, batch_id, command).await?;
+    // The keys and the upload window are what the aggregate decided, not read back.
+    let requested = committed
+        .into_iter()
+        .find_map(|e| match e {
+            MediaBatchEvent::Requested(r) => Some(r),
+            _ => None,
+        })
+        .ok_or_else(|| ApiError::internal("a new batch committed no Requested event"))?;
+    let mut files = Vec::with_capacity(requested.files.len());
+    for RequestedFile { file, raw_key } in &requested.files {
         let storage::PresignedPut {
             url,
             method,
@@ -110,7 +85,7 @@ pub async fn create(
             .backends
             .objects
             .presign_put(
-                &key,
+                raw_key,
                 &file.content_type,
                 file.bytes,
                 &file.checksum,
@@ -122,18 +97,18 @@ pub async fn create(
         files.push(UploadTicket {
             client_id: file.client_id.to_string(),
             sequence: u32::from(file.sequence.get()),
-            object_key: asset.raw_key.clone(),
+            object_key: raw_key.to_string(),
             upload_url: url,
             method,
             headers,
         });
     }
     Ok(HttpResponse::Created().json(BatchCreated {
-        listing_identity_id: listing_id,
+        listing_identity_id: listing_ref.get(),
         batch_id: batch_id.to_string(),
-        status: "PENDING_UPLOAD",
+        status: BatchStatus::PendingUpload.as_str(),
         upload_url_ttl_seconds: state.config.upload_url_ttl.num_seconds(),
-        expires_at: batch.upload_expires_at,
+        expires_at: projections::time::stamp(requested.upload_expires_at),
         files,
     }))
 }
