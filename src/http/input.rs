@@ -8,7 +8,7 @@ use crate::http::dto::{
     StatusRequest,
 };
 use crate::http::error::ApiError;
-use crate::http::routes::downloads::RESOLUTIONS;
+use crate::http::routes::downloads::resolutions;
 
 type Field<T> = Result<T, Vec<FieldError>>;
 
@@ -165,14 +165,15 @@ impl TryFrom<DownloadsRequest> for Downloads {
             .as_deref()
             .map(|b| batch_id(Some(b)))
             .transpose();
-        let resolution = body.resolution.unwrap_or_else(|| "large".to_owned());
-        let resolution = if RESOLUTIONS.contains(&resolution.as_str()) {
+        // Without one, the largest rendered size (the last before the original).
+        let names = resolutions();
+        let resolution = body
+            .resolution
+            .unwrap_or_else(|| names[names.len() - 2].clone());
+        let resolution = if names.contains(&resolution) {
             Ok(resolution)
         } else {
-            broken(
-                "resolution",
-                format!("must be one of {}", RESOLUTIONS.join(", ")),
-            )
+            broken("resolution", format!("must be one of {}", names.join(", ")))
         };
         match (listing_id(body.listing_identity_id), batch, resolution) {
             (Ok(listing_id), Ok(batch_id), Ok(resolution)) => Ok(Self {

@@ -15,9 +15,6 @@ use super::keys;
 use super::memory::MemoryBudget;
 use crate::storage::{ObjectStore, StorageError};
 
-/// The rendition name under which videos and documents are passed through.
-pub const ORIGINAL: &str = "original";
-
 fn failure(code: FailureCode, message: impl Into<String>) -> Failure {
     Failure {
         code,
@@ -107,7 +104,10 @@ fn output(
 }
 
 fn original(asset: &JobAsset) -> BTreeMap<String, String> {
-    BTreeMap::from([(ORIGINAL.to_owned(), asset.raw_key.to_string())])
+    BTreeMap::from([(
+        aggregates::RenditionName::ORIGINAL.to_owned(),
+        asset.raw_key.to_string(),
+    )])
 }
 
 /// The size is checked from the object's length before a byte is read, and again as it

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::http::routes::downloads::RESOLUTIONS;
+use crate::http::routes::downloads::resolutions;
 
 mod ops;
 pub use ops::*;
@@ -42,7 +42,8 @@ fn scope() -> utoipa::openapi::Object {
 }
 
 fn resolution() -> utoipa::openapi::Object {
-    one_of(&RESOLUTIONS)
+    let names = resolutions();
+    one_of(&names.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
 /// Every non-2xx body (API.md, Conventions).

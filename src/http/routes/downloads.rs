@@ -1,7 +1,7 @@
 //! `POST /downloads`: signed GET URLs for a READY batch's renditions.
 
 use actix_web::{HttpResponse, web};
-use aggregates::{AssetStatus, ObjectKey};
+use aggregates::{AssetStatus, ObjectKey, RenditionName};
 use chrono::Utc;
 
 use crate::auth::Caller;
@@ -12,7 +12,16 @@ use crate::http::error::ApiError;
 use crate::http::input;
 use crate::http::request::Json;
 
-pub(crate) const RESOLUTIONS: [&str; 5] = ["thumbnail", "small", "medium", "large", "original"];
+/// What downloads hand out: the sizes the worker renders, named by its image options (smallest
+/// first), then the original upload.
+pub(crate) fn resolutions() -> Vec<String> {
+    toq_imaging::ImageOptions::default()
+        .sizes
+        .into_iter()
+        .map(|(name, _)| name)
+        .chain([RenditionName::ORIGINAL.to_owned()])
+        .collect()
+}
 
 /// Signed GET URLs for a ready batch
 ///
@@ -73,6 +82,8 @@ pub async fn downloads(
         .asset_views(batch.batch_id)
         .await
         .map_err(ApiError::internal)?;
+    // The smallest size previews every download.
+    let resolutions = resolutions();
     let now = Utc::now();
     let ttl = state.config.download_url_ttl;
     let objects = &state.backends.objects;
@@ -88,17 +99,17 @@ pub async fn downloads(
         .iter()
         .filter(|a| a.status == AssetStatus::Processed || !a.renditions.is_empty())
     {
-        let key = if resolution == "original" {
+        let key = if resolution == RenditionName::ORIGINAL {
             Some(&a.raw_key)
         } else {
             a.renditions.get(&resolution)
         };
         // Videos and documents pass through: their original stands in for every size.
         let key = key
-            .or_else(|| a.renditions.get("original"))
+            .or_else(|| a.renditions.get(RenditionName::ORIGINAL))
             .unwrap_or(&a.raw_key);
         let (url, expires_at) = sign(key).await?;
-        let preview = match a.renditions.get("thumbnail") {
+        let preview = match a.renditions.get(&resolutions[0]) {
             Some(k) => Some(sign(k).await?.0),
             None => None,
         };
