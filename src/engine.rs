@@ -196,7 +196,7 @@ impl Engine {
         &self,
         id: ListingId,
     ) -> Result<Option<ListingStatus>, CommandError> {
-        Ok(self.store.listing_status(id).await?)
+        Ok(self.store.listing_access(id).await?.map(|l| l.status))
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use aggregates::*;
 use chrono::Utc;
-use common::suite::count;
+use common::suite::{count, succeeded};
 use toq_media::engine::{Actor, Engine};
 use toq_media::ops::workload;
 use toq_media::queue::{self, Depth, JOBS, LISTING_EVENTS, Sinks, TableQueue, relay_once};
@@ -275,28 +275,7 @@ mod check {
 
         // READY leaves a media_ready row the relay must not take; settling it publishes the
         // listing's status change, which goes to its own queue.
-        let outputs = batch
-            .assets
-            .iter()
-            .map(|a| AssetOutput {
-                client_id: a.file.file.client_id.to_string(),
-                renditions: BTreeMap::from([(
-                    "large".to_owned(),
-                    format!("5/processed/photo/{id}/1/large/x.jpg"),
-                )]),
-                width: Some(1920),
-                height: Some(1080),
-                ..Default::default()
-            })
-            .collect();
-        let result = RecordResult {
-            job_id,
-            attempt: 1,
-            status: ResultStatus::Succeeded,
-            outputs,
-            failure_reason: None,
-            now: Utc::now(),
-        };
+        let result = succeeded(&batch, job_id);
         let result = MediaBatchCommand::RecordResult(result);
         engine.batch(id, result, &actor()).await.unwrap();
         assert_eq!(relay_once(&store, &Sinks::tables(), 100).await.unwrap(), 0);

@@ -45,7 +45,7 @@ pub(crate) use wire_enum;
 
 #[cfg(test)]
 mod tests {
-    use crate::{AssetStatus, BatchStatus, FailureCode, JobStatus};
+    use crate::{AssetStatus, BatchStatus, FailureCode, JobStatus, ResultStatus, RetryScope};
 
     /// Every wire name parses back to its variant and serde spells it the same way.
     fn round_trips<T>(all: &[T], name: fn(&T) -> &'static str, parse: fn(&str) -> Option<T>)
@@ -71,6 +71,16 @@ mod tests {
             |s| AssetStatus::parse(s).ok(),
         );
         round_trips(JobStatus::ALL, |v| v.as_str(), |s| JobStatus::parse(s).ok());
+        round_trips(
+            ResultStatus::ALL,
+            |v| v.as_str(),
+            |s| ResultStatus::parse(s).ok(),
+        );
+        round_trips(
+            RetryScope::ALL,
+            |v| v.as_str(),
+            |s| RetryScope::parse(s).ok(),
+        );
         round_trips(
             FailureCode::ALL,
             |v| v.as_str(),

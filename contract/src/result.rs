@@ -1,8 +1,6 @@
 //! The result message of API.md §6, whichever way it arrives (signed callback, results queue,
 //! built-in worker), and the `RecordResult` command it asks for.
 
-use std::collections::BTreeMap;
-
 use aggregates::{
     AssetOutput, BatchId, FieldError, JobId, MediaBatchCommand, RecordResult, ResultStatus,
 };
@@ -33,26 +31,8 @@ pub struct CallbackBody {
     /// `RUNNING`, `SUCCEEDED` or `FAILED`.
     pub status: String,
     #[serde(default)]
-    pub outputs: Vec<CallbackOutput>,
+    pub outputs: Vec<AssetOutput>,
     pub failure_reason: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "camelCase")]
-pub struct CallbackOutput {
-    pub client_id: String,
-    pub raw_key: Option<String>,
-    /// Object keys by rendition name (`thumbnail`, `small`, `medium`, `large`, or `original`
-    /// for the asset's own raw key), each under
-    /// `{listing}/processed/{segment}/{batchId}/{attempt}/`.
-    #[serde(default)]
-    pub renditions: BTreeMap<String, String>,
-    pub width: Option<u32>,
-    pub height: Option<u32>,
-    pub duration_millis: Option<u64>,
-    pub error_code: Option<String>,
-    pub error_message: Option<String>,
 }
 
 /// A result with its ids and status parsed: what the intake takes, whichever way it arrived.
@@ -82,21 +62,6 @@ impl ResultMessage {
     }
 }
 
-/// Every status, each spelled on the wire by [`wire_name`] (one exhaustive match, both directions).
-const STATUSES: [ResultStatus; 3] = [
-    ResultStatus::Running,
-    ResultStatus::Succeeded,
-    ResultStatus::Failed,
-];
-
-fn wire_name(status: ResultStatus) -> &'static str {
-    match status {
-        ResultStatus::Running => "RUNNING",
-        ResultStatus::Succeeded => "SUCCEEDED",
-        ResultStatus::Failed => "FAILED",
-    }
-}
-
 impl TryFrom<CallbackBody> for ResultMessage {
     /// Every broken field, named at once.
     type Error = Vec<FieldError>;
@@ -107,17 +72,12 @@ impl TryFrom<CallbackBody> for ResultMessage {
             .map_err(|e| errors.push(FieldError::new("batchId", e.to_string())));
         let job_id = JobId::parse(&body.job_id)
             .map_err(|e| errors.push(FieldError::new("jobId", e.to_string())));
-        let status = STATUSES.into_iter().find(|s| wire_name(*s) == body.status);
-        if status.is_none() {
-            errors.push(FieldError::new(
-                "status",
-                "must be RUNNING, SUCCEEDED or FAILED",
-            ));
-        }
+        let status = ResultStatus::parse(&body.status)
+            .map_err(|e| errors.push(FieldError::new("status", e.to_string())));
         if body.attempt == 0 {
             errors.push(FieldError::new("attempt", "must be at least 1"));
         }
-        let (Ok(batch_id), Ok(job_id), Some(status), true) =
+        let (Ok(batch_id), Ok(job_id), Ok(status), true) =
             (batch_id, job_id, status, errors.is_empty())
         else {
             return Err(errors);
@@ -127,7 +87,7 @@ impl TryFrom<CallbackBody> for ResultMessage {
             batch_id,
             attempt: body.attempt,
             status,
-            outputs: body.outputs.into_iter().map(AssetOutput::from).collect(),
+            outputs: body.outputs,
             failure_reason: body.failure_reason,
         })
     }
@@ -140,44 +100,9 @@ impl From<&ResultMessage> for CallbackBody {
             job_id: m.job_id.to_string(),
             batch_id: m.batch_id.to_string(),
             attempt: m.attempt,
-            status: wire_name(m.status).to_owned(),
-            outputs: m
-                .outputs
-                .iter()
-                .cloned()
-                .map(CallbackOutput::from)
-                .collect(),
+            status: m.status.as_str().to_owned(),
+            outputs: m.outputs.clone(),
             failure_reason: m.failure_reason.clone(),
-        }
-    }
-}
-
-impl From<CallbackOutput> for AssetOutput {
-    fn from(o: CallbackOutput) -> Self {
-        Self {
-            client_id: o.client_id,
-            raw_key: o.raw_key,
-            renditions: o.renditions,
-            width: o.width,
-            height: o.height,
-            duration_millis: o.duration_millis,
-            error_code: o.error_code,
-            error_message: o.error_message,
-        }
-    }
-}
-
-impl From<AssetOutput> for CallbackOutput {
-    fn from(o: AssetOutput) -> Self {
-        Self {
-            client_id: o.client_id,
-            raw_key: o.raw_key,
-            renditions: o.renditions,
-            width: o.width,
-            height: o.height,
-            duration_millis: o.duration_millis,
-            error_code: o.error_code,
-            error_message: o.error_message,
         }
     }
 }

@@ -8,7 +8,7 @@ use crate::auth::{Caller, Role};
 use crate::http::error::ApiError;
 use crate::http::input::Target;
 use crate::http::{AppState, request};
-use crate::store::{AssetView, BatchView, ListingView};
+use crate::store::{AssetView, BatchView, ListingAccess};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -54,7 +54,7 @@ pub fn history(caller: Caller) -> Result<(), ApiError> {
     }
 }
 
-fn sees(caller: Caller, listing: &ListingView) -> bool {
+fn sees(caller: Caller, listing: &ListingAccess) -> bool {
     match caller.role {
         Role::Admin | Role::Auditor => true,
         Role::Photographer => listing.photographer_user_id == Some(caller.user_id),
@@ -68,11 +68,11 @@ pub async fn listing(
     caller: Caller,
     listing_id: ListingId,
     action: Action,
-) -> Result<ListingView, ApiError> {
+) -> Result<ListingAccess, ApiError> {
     let listing = state
         .engine
         .store()
-        .listing_view(listing_id)
+        .listing_access(listing_id)
         .await
         .map_err(ApiError::internal)?
         .filter(|l| sees(caller, l))
@@ -108,7 +108,7 @@ pub fn check_asset_types(
 /// The batch, if it belongs to the listing (already checked visible) and is not deleted.
 pub async fn batch(
     state: &AppState,
-    listing: &ListingView,
+    listing: &ListingAccess,
     batch_id: BatchId,
 ) -> Result<BatchView, ApiError> {
     state
@@ -117,7 +117,7 @@ pub async fn batch(
         .batch_view(batch_id)
         .await
         .map_err(ApiError::internal)?
-        .filter(|b| b.listing_id.get() == listing.listing_identity_id)
+        .filter(|b| b.listing_id == listing.listing_id)
         .ok_or(ApiError::BatchNotFound)
 }
 

@@ -1,14 +1,17 @@
 //! Request bodies parsed into typed inputs (`TryFrom<Dto>`), every broken field reported in one
 //! 422 before anything else is looked at; handlers receive only values that parsed.
 
-use aggregates::{BatchId, FieldError, Limits, ListingId, Manifest, RawConfirmedFile, RetryScope};
+use std::sync::LazyLock;
+
+use aggregates::{
+    BatchId, FieldError, Limits, ListingId, Manifest, RawConfirmedFile, RenditionName, RetryScope,
+};
 
 use crate::http::dto::{
     CompleteRequest, CreateBatchRequest, DeleteRequest, DownloadsRequest, RetryRequest,
     StatusRequest,
 };
 use crate::http::error::ApiError;
-use crate::http::routes::downloads::resolutions;
 
 type Field<T> = Result<T, Vec<FieldError>>;
 
@@ -154,8 +157,19 @@ pub struct Downloads {
     pub listing_id: ListingId,
     /// Without it, the listing's newest READY batch.
     pub batch_id: Option<BatchId>,
-    pub resolution: String,
+    pub resolution: &'static str,
 }
+
+/// What downloads hand out: the sizes the worker renders, named by its image options (smallest
+/// first), then the original upload. Computed once: the sizes are fixed for the process.
+pub(crate) static RESOLUTIONS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    let sizes = toq_imaging::ImageOptions::default().sizes;
+    sizes
+        .into_iter()
+        .map(|(name, _)| &*name.leak())
+        .chain([RenditionName::ORIGINAL])
+        .collect()
+});
 
 impl TryFrom<DownloadsRequest> for Downloads {
     type Error = ApiError;
@@ -166,14 +180,13 @@ impl TryFrom<DownloadsRequest> for Downloads {
             .map(|b| batch_id(Some(b)))
             .transpose();
         // Without one, the largest rendered size (the last before the original).
-        let names = resolutions();
-        let resolution = body
-            .resolution
-            .unwrap_or_else(|| names[names.len() - 2].clone());
-        let resolution = if names.contains(&resolution) {
-            Ok(resolution)
-        } else {
-            broken("resolution", format!("must be one of {}", names.join(", ")))
+        let names = &*RESOLUTIONS;
+        let resolution = match body.resolution.as_deref() {
+            None => Ok(names[names.len() - 2]),
+            Some(asked) => match names.iter().find(|&&n| n == asked) {
+                Some(&name) => Ok(name),
+                None => broken("resolution", format!("must be one of {}", names.join(", "))),
+            },
         };
         match (listing_id(body.listing_identity_id), batch, resolution) {
             (Ok(listing_id), Ok(batch_id), Ok(resolution)) => Ok(Self {

@@ -40,6 +40,20 @@ impl AppState {
     }
 }
 
+/// The event of a command's decision, picked from what it committed: handlers answer with what
+/// the aggregate decided instead of reading it back.
+pub fn decision<T>(
+    committed: Vec<MediaBatchEvent>,
+    pick: impl FnMut(MediaBatchEvent) -> Option<T>,
+) -> Result<T, error::ApiError> {
+    committed.into_iter().find_map(pick).ok_or_else(|| {
+        error::ApiError::internal(format!(
+            "the command committed no {}",
+            std::any::type_name::<T>()
+        ))
+    })
+}
+
 /// Registers every route of the API and its document (without the storage routes, mounted
 /// beside it).
 pub fn configure(cfg: &mut web::ServiceConfig) {

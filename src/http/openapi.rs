@@ -55,7 +55,7 @@ use crate::store::ListingView;
         CompleteRequest, RawConfirmedFile, UploadsReceived, RetryRequest, RetryAccepted,
         StatusRequest, StatusReport, Progress, JobReport, AssetReport, DownloadsRequest, Downloads,
         Download, DeleteRequest, BatchDeleted, BatchEvents, Entry, Actor, ListingRequest,
-        ListingView, CleanupCandidates, CleanupCandidate, CallbackBody, CallbackOutput,
+        ListingView, CleanupCandidates, CleanupCandidate, CallbackBody, AssetOutput,
         CallbackAccepted, Health, Readiness,
     )),
     modifiers(&SecuritySchemes, &FileRules),

@@ -26,7 +26,7 @@ pub use dialect::Dialect;
 pub use events::StoredEvent;
 pub use job_queue::{Depth, Enqueue, Queued};
 pub use outbox::OutboxMessage;
-pub use reads::{AssetView, BatchView, JobView, ListingView};
+pub use reads::{AssetView, BatchView, JobView, ListingAccess, ListingView};
 pub use session::Session;
 
 #[derive(Debug, thiserror::Error)]

@@ -29,6 +29,16 @@ pub struct ListingView {
     pub updated_at: String,
 }
 
+/// Who may see and change a listing (API.md "Who may do what"), and the status commands check.
+#[derive(Debug, Clone)]
+pub struct ListingAccess {
+    pub listing_id: ListingId,
+    pub status: ListingStatus,
+    pub owner_user_id: u64,
+    pub photographer_user_id: Option<u64>,
+    pub project_media: bool,
+}
+
 #[derive(Debug, Clone)]
 pub struct BatchView {
     pub batch_id: BatchId,
@@ -157,6 +167,17 @@ impl<'a> Fields<'a> {
     }
 }
 
+fn access_of(row: &Row) -> Result<ListingAccess, StoreError> {
+    let f = Fields::of(&LISTINGS, row);
+    Ok(ListingAccess {
+        listing_id: f.listing_id("listing_id")?,
+        status: f.parsed("status", ListingStatus::parse)?,
+        owner_user_id: f.int("owner_user_id")?,
+        photographer_user_id: f.opt_int("photographer_user_id")?,
+        project_media: f.flag("project_media")?,
+    })
+}
+
 fn batch_of(row: &Row) -> Result<BatchView, StoreError> {
     let f = Fields::of(&MEDIA_BATCHES, row);
     Ok(BatchView {
@@ -227,7 +248,16 @@ impl Store {
         Ok(read_model::select(&self.pool, self.dialect, table, filter, params).await?)
     }
 
-    /// The listing, with its open batch if any.
+    /// Who may see and change the listing: what every request's access check reads, in one
+    /// query.
+    pub async fn listing_access(&self, id: ListingId) -> Result<Option<ListingAccess>, StoreError> {
+        let rows = self
+            .select(&LISTINGS, "listing_id = ?", &[id.into()])
+            .await?;
+        rows.first().map(access_of).transpose()
+    }
+
+    /// The listing as the registry shows it, with its open batch if any.
     pub async fn listing_view(&self, id: ListingId) -> Result<Option<ListingView>, StoreError> {
         let rows = self
             .select(&LISTINGS, "listing_id = ?", &[id.into()])
@@ -235,15 +265,15 @@ impl Store {
         let Some(row) = rows.first() else {
             return Ok(None);
         };
-        let f = Fields::of(&LISTINGS, row);
+        let access = access_of(row)?;
         Ok(Some(ListingView {
-            listing_identity_id: f.listing_id("listing_id")?.get(),
-            status: f.text("status")?,
-            owner_user_id: f.int("owner_user_id")?,
-            photographer_user_id: f.opt_int("photographer_user_id")?,
-            project_media: f.flag("project_media")?,
+            listing_identity_id: access.listing_id.get(),
+            status: access.status.as_str().to_owned(),
+            owner_user_id: access.owner_user_id,
+            photographer_user_id: access.photographer_user_id,
+            project_media: access.project_media,
             open_batch_id: self.open_batch_id(id).await?.map(|b| b.to_string()),
-            updated_at: f.text("updated_at")?,
+            updated_at: Fields::of(&LISTINGS, row).text("updated_at")?,
         }))
     }
 
@@ -254,16 +284,6 @@ impl Store {
             .await?;
         rows.first()
             .map(|row| Fields::of(&MEDIA_BATCHES, row).parsed("batch_id", BatchId::parse))
-            .transpose()
-    }
-
-    /// The listing's status in the `listings` read table, if the listing is known.
-    pub async fn listing_status(&self, id: ListingId) -> Result<Option<ListingStatus>, StoreError> {
-        let rows = self
-            .select(&LISTINGS, "listing_id = ?", &[id.into()])
-            .await?;
-        rows.first()
-            .map(|row| Fields::of(&LISTINGS, row).parsed("status", ListingStatus::parse))
             .transpose()
     }
 

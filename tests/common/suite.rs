@@ -184,6 +184,34 @@ pub async fn workload_rows_equal_a_rebuild(server: &str, seed: u64, steps: u64) 
 }
 
 /// The whole path: READY moves the listing to owner approval and publishes the change.
+/// The first attempt's success for every asset of a batch of listing 5: one `large` rendition
+/// each.
+pub fn succeeded(batch: &Batch, job_id: JobId) -> RecordResult {
+    let id = batch.id;
+    let outputs = batch
+        .assets
+        .iter()
+        .map(|a| AssetOutput {
+            client_id: a.file.file.client_id.to_string(),
+            renditions: BTreeMap::from([(
+                "large".to_owned(),
+                format!("5/processed/photo/{id}/1/large/x.jpg"),
+            )]),
+            width: Some(1920),
+            height: Some(1080),
+            ..Default::default()
+        })
+        .collect();
+    RecordResult {
+        job_id,
+        attempt: 1,
+        status: ResultStatus::Succeeded,
+        outputs,
+        failure_reason: None,
+        now: Utc::now(),
+    }
+}
+
 pub async fn ready_batch_moves_listing_to_owner_approval(server: &str) {
     let engine = fresh_engine(server).await;
     let listing = sync(&engine, 5, "PENDING_PHOTO_PROCESSING").await;
@@ -222,28 +250,7 @@ pub async fn ready_batch_moves_listing_to_owner_approval(server: &str) {
         .batch(id, MediaBatchCommand::ConfirmUploads(confirm), &actor())
         .await
         .unwrap();
-    let outputs = batch
-        .assets
-        .iter()
-        .map(|a| AssetOutput {
-            client_id: a.file.file.client_id.to_string(),
-            renditions: BTreeMap::from([(
-                "large".to_owned(),
-                format!("5/processed/photo/{id}/1/large/x.jpg"),
-            )]),
-            width: Some(1920),
-            height: Some(1080),
-            ..Default::default()
-        })
-        .collect();
-    let result = RecordResult {
-        job_id,
-        attempt: 1,
-        status: ResultStatus::Succeeded,
-        outputs,
-        failure_reason: None,
-        now: Utc::now(),
-    };
+    let result = succeeded(&batch, job_id);
     let committed = engine
         .batch(
             id,

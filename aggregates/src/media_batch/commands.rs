@@ -3,10 +3,12 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
 
 use crate::manifest::{Manifest, RawConfirmedFile};
 use crate::media_batch::events::RetryScope;
 use crate::values::{BatchId, Checksum, ClientId, JobId, ListingId, ListingStatus};
+use crate::wire::wire_enum;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum MediaBatchCommand {
@@ -55,18 +57,29 @@ pub struct StartProcessing {
     pub now: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ResultStatus {
-    Running,
-    Succeeded,
-    Failed,
+wire_enum! {
+    /// What a pipeline reports of a job (API.md §6 `status`).
+    pub enum ResultStatus {
+        Running = "RUNNING",
+        Succeeded = "SUCCEEDED",
+        Failed = "FAILED",
+    }
 }
 
 /// One asset's result as a pipeline reported it (API.md §6 `outputs[]`), not yet trusted.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// One asset's outcome as the pipeline reports it (API.md §6 `outputs[]`): its wire shape is
+/// this type's, whichever way the result arrives.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = CallbackOutput))]
+#[serde(rename_all = "camelCase")]
 pub struct AssetOutput {
     pub client_id: String,
     pub raw_key: Option<String>,
+    /// Object keys by rendition name (`thumbnail`, `small`, `medium`, `large`, or `original`
+    /// for the asset's own raw key), each under
+    /// `{listing}/processed/{segment}/{batchId}/{attempt}/`.
+    #[serde(default)]
     pub renditions: BTreeMap<String, String>,
     pub width: Option<u32>,
     pub height: Option<u32>,

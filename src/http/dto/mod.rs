@@ -13,8 +13,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::http::routes::downloads::resolutions;
-
 mod ops;
 pub use ops::*;
 
@@ -42,8 +40,7 @@ fn scope() -> utoipa::openapi::Object {
 }
 
 fn resolution() -> utoipa::openapi::Object {
-    let names = resolutions();
-    one_of(&names.iter().map(String::as_str).collect::<Vec<_>>())
+    one_of(&crate::http::input::RESOLUTIONS)
 }
 
 /// Every non-2xx body (API.md, Conventions).
@@ -61,6 +58,20 @@ pub struct ErrorBody {
     /// The stable machine code, e.g. `VALIDATION_FAILED`.
     pub error: &'static str,
     pub message: String,
+}
+
+/// The refusals every JSON route of a caller with a token can answer (API.md, Conventions),
+/// documented once and listed in each route's `responses(...)` beside its own.
+#[derive(utoipa::IntoResponses)]
+pub enum JsonRefusals {
+    #[response(status = 400, description = "`INVALID_JSON`")]
+    InvalidJson(ErrorBody),
+    #[response(status = 401, description = "`UNAUTHORIZED`")]
+    Unauthorized(ErrorBody),
+    #[response(status = 413, description = "`PAYLOAD_TOO_LARGE`")]
+    PayloadTooLarge(ErrorBody),
+    #[response(status = 500, description = "`INTERNAL`")]
+    Internal(ErrorBody),
 }
 
 // ---- POST /uploads ----
@@ -342,7 +353,7 @@ pub struct Download {
     pub metadata: BTreeMap<String, String>,
     /// The thumbnail's signed URL.
     pub preview_url: Option<String>,
-    pub resolution: String,
+    pub resolution: &'static str,
     pub sequence: u32,
     pub title: Option<String>,
     pub url: String,

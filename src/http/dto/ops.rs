@@ -97,7 +97,8 @@ pub struct CleanupCandidate {
 
 /// The result body is the pipeline contract's (API.md §6), shared by the callback, the results
 /// queue and the built-in worker.
-pub use toq_contract::result::{CallbackBody, CallbackOutput};
+pub use aggregates::AssetOutput;
+pub use toq_contract::result::CallbackBody;
 
 /// The result was recorded, or was a duplicate or for an older attempt and changed nothing.
 #[derive(Debug, Serialize, ToSchema)]

@@ -9,7 +9,7 @@ use chrono::Utc;
 use crate::auth::Caller;
 use crate::http::AppState;
 use crate::http::access::{self, CommandTarget};
-use crate::http::dto::{CompleteRequest, ErrorBody, UploadsReceived};
+use crate::http::dto::{CompleteRequest, ErrorBody, JsonRefusals, UploadsReceived};
 use crate::http::error::ApiError;
 use crate::http::input::Complete;
 use crate::http::request::Json;
@@ -32,16 +32,13 @@ fn estimate(files: u32, bytes: u64) -> u64 {
     request_body = CompleteRequest,
     responses(
         (status = 202, description = "Processing is queued", body = UploadsReceived),
-        (status = 400, description = "`INVALID_JSON`", body = ErrorBody),
-        (status = 401, description = "`UNAUTHORIZED`", body = ErrorBody),
         (status = 403, description = "`FORBIDDEN`: auditors; owners outside project media", body = ErrorBody),
         (status = 404, description = "`LISTING_NOT_FOUND`, `BATCH_NOT_FOUND`", body = ErrorBody),
         (status = 409, description = "`BATCH_NOT_PENDING_UPLOAD`; `UPLOAD_EXPIRED`; `UPLOAD_MISMATCH` (every bad file in details.files: `MISSING`, `SIZE_MISMATCH`, `CHECKSUM_MISMATCH`)", body = ErrorBody,
             example = json!({"code": 409, "error": "UPLOAD_MISMATCH", "message": "1 upload(s) do not match the manifest",
                 "details": {"files": [{"clientId": "photo-1", "problem": "SIZE_MISMATCH", "expectedBytes": 5242880, "actualBytes": 5100000}]}})),
-        (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = ErrorBody),
         (status = 422, description = "`VALIDATION_FAILED`: broken fields, unknown, duplicate or unconfirmed `clientId`s", body = ErrorBody),
-        (status = 500, description = "`INTERNAL`", body = ErrorBody),
+        JsonRefusals,
         (status = 503, description = "`BUSY`", body = ErrorBody),
     ),
     security(("jwt" = [])),

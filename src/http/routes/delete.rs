@@ -7,7 +7,7 @@ use chrono::Utc;
 use crate::auth::Caller;
 use crate::http::AppState;
 use crate::http::access;
-use crate::http::dto::{BatchDeleted, DeleteRequest, ErrorBody};
+use crate::http::dto::{BatchDeleted, DeleteRequest, ErrorBody, JsonRefusals};
 use crate::http::error::ApiError;
 use crate::http::input;
 use crate::http::request::Json;
@@ -24,14 +24,11 @@ use crate::http::request::Json;
     request_body = DeleteRequest,
     responses(
         (status = 200, description = "The batch is deleted", body = BatchDeleted),
-        (status = 400, description = "`INVALID_JSON`", body = ErrorBody),
-        (status = 401, description = "`UNAUTHORIZED`", body = ErrorBody),
         (status = 403, description = "`FORBIDDEN`: auditors; owners outside project media", body = ErrorBody),
         (status = 404, description = "`LISTING_NOT_FOUND`, `BATCH_NOT_FOUND` (also when already deleted)", body = ErrorBody),
         (status = 409, description = "`BATCH_PROCESSING`", body = ErrorBody),
-        (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = ErrorBody),
         (status = 422, description = "`VALIDATION_FAILED`", body = ErrorBody),
-        (status = 500, description = "`INTERNAL`", body = ErrorBody),
+        JsonRefusals,
         (status = 503, description = "`BUSY`", body = ErrorBody),
     ),
     security(("jwt" = [])),

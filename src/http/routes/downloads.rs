@@ -7,21 +7,10 @@ use chrono::Utc;
 use crate::auth::Caller;
 use crate::http::AppState;
 use crate::http::access::{self, Action};
-use crate::http::dto::{Download, Downloads, DownloadsRequest, ErrorBody};
+use crate::http::dto::{Download, Downloads, DownloadsRequest, ErrorBody, JsonRefusals};
 use crate::http::error::ApiError;
 use crate::http::input;
 use crate::http::request::Json;
-
-/// What downloads hand out: the sizes the worker renders, named by its image options (smallest
-/// first), then the original upload.
-pub(crate) fn resolutions() -> Vec<String> {
-    toq_imaging::ImageOptions::default()
-        .sizes
-        .into_iter()
-        .map(|(name, _)| name)
-        .chain([RenditionName::ORIGINAL.to_owned()])
-        .collect()
-}
 
 /// Signed GET URLs for a ready batch
 ///
@@ -36,13 +25,10 @@ pub(crate) fn resolutions() -> Vec<String> {
     responses(
         (status = 200, description = "One signed URL per processed asset", body = Downloads),
         (status = 204, description = "No `batchId` given and the listing has no READY batch"),
-        (status = 400, description = "`INVALID_JSON`", body = ErrorBody),
-        (status = 401, description = "`UNAUTHORIZED`", body = ErrorBody),
         (status = 404, description = "`LISTING_NOT_FOUND`, `BATCH_NOT_FOUND`", body = ErrorBody),
         (status = 409, description = "`BATCH_NOT_READY`", body = ErrorBody),
-        (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = ErrorBody),
         (status = 422, description = "`VALIDATION_FAILED`", body = ErrorBody),
-        (status = 500, description = "`INTERNAL`", body = ErrorBody),
+        JsonRefusals,
     ),
     security(("jwt" = [])),
 )]
@@ -82,8 +68,6 @@ pub async fn downloads(
         .asset_views(batch.batch_id)
         .await
         .map_err(ApiError::internal)?;
-    // The smallest size previews every download.
-    let resolutions = resolutions();
     let now = Utc::now();
     let ttl = state.config.download_url_ttl;
     let objects = &state.backends.objects;
@@ -102,14 +86,15 @@ pub async fn downloads(
         let key = if resolution == RenditionName::ORIGINAL {
             Some(&a.raw_key)
         } else {
-            a.renditions.get(&resolution)
+            a.renditions.get(resolution)
         };
         // Videos and documents pass through: their original stands in for every size.
         let key = key
             .or_else(|| a.renditions.get(RenditionName::ORIGINAL))
             .unwrap_or(&a.raw_key);
         let (url, expires_at) = sign(key).await?;
-        let preview = match a.renditions.get(&resolutions[0]) {
+        // The smallest size previews every download.
+        let preview = match a.renditions.get(input::RESOLUTIONS[0]) {
             Some(k) => Some(sign(k).await?.0),
             None => None,
         };
@@ -120,7 +105,7 @@ pub async fn downloads(
             height: a.height,
             metadata: a.metadata.clone(),
             preview_url: preview,
-            resolution: resolution.clone(),
+            resolution,
             sequence: a.sequence,
             title: a.title.clone(),
             url,

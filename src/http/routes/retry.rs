@@ -5,12 +5,12 @@ use aggregates::{BatchStatus, JobId, MediaBatchCommand, MediaBatchEvent, Retry};
 use chrono::Utc;
 
 use crate::auth::Caller;
-use crate::http::AppState;
 use crate::http::access;
-use crate::http::dto::{ErrorBody, RetryAccepted, RetryRequest};
+use crate::http::dto::{ErrorBody, JsonRefusals, RetryAccepted, RetryRequest};
 use crate::http::error::ApiError;
 use crate::http::input;
 use crate::http::request::Json;
+use crate::http::{self, AppState};
 
 /// Reprocess a READY or FAILED batch under a new job
 ///
@@ -24,14 +24,11 @@ use crate::http::request::Json;
     request_body = RetryRequest,
     responses(
         (status = 202, description = "A new attempt is queued", body = RetryAccepted),
-        (status = 400, description = "`INVALID_JSON`", body = ErrorBody),
-        (status = 401, description = "`UNAUTHORIZED`", body = ErrorBody),
         (status = 403, description = "`FORBIDDEN`: auditors; owners outside project media", body = ErrorBody),
         (status = 404, description = "`LISTING_NOT_FOUND`, `BATCH_NOT_FOUND`", body = ErrorBody),
         (status = 409, description = "`BATCH_NOT_TERMINAL` (not READY or FAILED); `NOTHING_TO_RETRY` (uploads never completed); `RETRY_LIMIT_REACHED`", body = ErrorBody),
-        (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = ErrorBody),
         (status = 422, description = "`VALIDATION_FAILED`", body = ErrorBody),
-        (status = 500, description = "`INTERNAL`", body = ErrorBody),
+        JsonRefusals,
         (status = 503, description = "`BUSY`", body = ErrorBody),
     ),
     security(("jwt" = [])),
@@ -59,13 +56,10 @@ pub async fn retry(
         .command(&req, caller, target.batch_id, command)
         .await?;
     // The aggregate numbered the new attempt; the response reports what it decided.
-    let retried = committed
-        .iter()
-        .find_map(|e| match e {
-            MediaBatchEvent::RetryRequested(r) => Some(r),
-            _ => None,
-        })
-        .ok_or_else(|| ApiError::internal("a retry committed no RetryRequested event"))?;
+    let retried = http::decision(committed, |e| match e {
+        MediaBatchEvent::RetryRequested(r) => Some(r),
+        _ => None,
+    })?;
     Ok(HttpResponse::Accepted().json(RetryAccepted {
         listing_identity_id: target.listing_id.get(),
         batch_id: target.batch_id.to_string(),

@@ -6,7 +6,9 @@ use aggregates::{AssetStatus, FailureCode};
 use crate::auth::Caller;
 use crate::http::AppState;
 use crate::http::access::{self, Action};
-use crate::http::dto::{AssetReport, ErrorBody, JobReport, Progress, StatusReport, StatusRequest};
+use crate::http::dto::{
+    AssetReport, ErrorBody, JobReport, JsonRefusals, Progress, StatusReport, StatusRequest,
+};
 use crate::http::error::ApiError;
 use crate::http::input::Target;
 use crate::http::request::Json;
@@ -20,12 +22,9 @@ use crate::http::request::Json;
     request_body = StatusRequest,
     responses(
         (status = 200, description = "The batch, its current job and its assets by `sequence`", body = StatusReport),
-        (status = 400, description = "`INVALID_JSON`", body = ErrorBody),
-        (status = 401, description = "`UNAUTHORIZED`", body = ErrorBody),
         (status = 404, description = "`LISTING_NOT_FOUND`, `BATCH_NOT_FOUND` (also for batches the caller may not see, and deleted ones)", body = ErrorBody),
-        (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = ErrorBody),
         (status = 422, description = "`VALIDATION_FAILED`", body = ErrorBody),
-        (status = 500, description = "`INTERNAL`", body = ErrorBody),
+        JsonRefusals,
     ),
     security(("jwt" = [])),
 )]

@@ -7,12 +7,12 @@ use aggregates::{
 use chrono::Utc;
 
 use crate::auth::Caller;
-use crate::http::AppState;
 use crate::http::access::{self, Action};
 use crate::http::dto::{BatchCreated, CreateBatchRequest, ErrorBody, UploadTicket};
 use crate::http::error::ApiError;
 use crate::http::input::Create;
 use crate::http::request::Json;
+use crate::http::{self, AppState};
 use crate::storage;
 
 /// Create a batch and get signed upload URLs
@@ -59,21 +59,17 @@ pub async fn create(
     let command = MediaBatchCommand::RequestUploads(RequestUploads {
         batch_id,
         listing_id: listing_ref,
-        listing_status: aggregates::ListingStatus::parse(&listing.status)
-            .map_err(ApiError::internal)?,
+        listing_status: listing.status,
         manifest,
         upload_ttl: state.config.upload_url_ttl,
         now,
     });
     let committed = state.command(&req, caller, batch_id, command).await?;
     // The keys and the upload window are what the aggregate decided, not read back.
-    let requested = committed
-        .into_iter()
-        .find_map(|e| match e {
-            MediaBatchEvent::Requested(r) => Some(r),
-            _ => None,
-        })
-        .ok_or_else(|| ApiError::internal("a new batch committed no Requested event"))?;
+    let requested = http::decision(committed, |e| match e {
+        MediaBatchEvent::Requested(r) => Some(r),
+        _ => None,
+    })?;
     let mut files = Vec::with_capacity(requested.files.len());
     for RequestedFile { file, raw_key } in &requested.files {
         let storage::PresignedPut {
