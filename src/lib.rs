@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod aws;
 pub mod backends;
+pub mod checkpointer;
 pub mod config;
 pub mod engine;
 pub mod fault;

@@ -127,6 +127,16 @@ pub async fn start(mut config: Config, store: Store) -> anyhow::Result<Running> 
         Duration::from_secs(5),
         shutdown_rx.clone(),
     )));
+    let audit_key = config.audit_key()?;
+    if let Some(every) = config.audit_checkpoint_every {
+        tasks.push(tokio::spawn(crate::checkpointer::run(
+            store.clone(),
+            backends.objects.clone(),
+            audit_key.clone(),
+            every,
+            shutdown_rx.clone(),
+        )));
+    }
     if let Some(results) = backends.results(engine.clone()) {
         tasks.push(tokio::spawn(results.run(shutdown_rx.clone())));
     }
@@ -165,6 +175,7 @@ pub async fn start(mut config: Config, store: Store) -> anyhow::Result<Running> 
         backends,
         config: config.clone(),
         secrets,
+        audit_key: audit_key.verifying_key(),
     });
     let server = HttpServer::new(move || {
         App::new()

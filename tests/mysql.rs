@@ -35,6 +35,12 @@ async fn refused_commands_change_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs MySQL: run by .ci/run"]
+async fn checkpoints_catch_rewritten_history() {
+    suite::checkpoints_catch_rewritten_history(&server()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs MySQL: run by .ci/run"]
 async fn tampering_is_detected() {
     suite::tampering_is_detected(&server()).await;
 }

@@ -27,6 +27,11 @@ async fn refused_commands_change_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn checkpoints_catch_rewritten_history() {
+    suite::checkpoints_catch_rewritten_history(SQLITE).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn tampering_is_detected() {
     suite::tampering_is_detected(SQLITE).await;
 }

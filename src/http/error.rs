@@ -32,6 +32,8 @@ pub enum ApiError {
     BatchNotReady { status: aggregates::BatchStatus },
     #[error(transparent)]
     Batch(MediaBatchError),
+    #[error("no signed checkpoint covers this batch yet; ask again after the next one")]
+    NotCheckpointed,
     #[error("too many concurrent changes; try again")]
     Busy,
     #[error("no such route")]
@@ -61,6 +63,7 @@ impl ApiError {
             Self::OpenBatchExists { .. } => "OPEN_BATCH_EXISTS",
             Self::BatchNotReady { .. } => "BATCH_NOT_READY",
             Self::Batch(e) => e.code(),
+            Self::NotCheckpointed => "NOT_CHECKPOINTED",
             Self::Busy => "BUSY",
             Self::RouteNotFound => "NOT_FOUND",
             Self::MethodNotAllowed(_) => "METHOD_NOT_ALLOWED",
@@ -98,9 +101,10 @@ impl ResponseError for ApiError {
             | Self::RouteNotFound => StatusCode::NOT_FOUND,
             Self::Batch(MediaBatchError::NotFound) => StatusCode::NOT_FOUND,
             Self::Batch(MediaBatchError::UnknownJob) => StatusCode::NOT_FOUND,
-            Self::Batch(_) | Self::OpenBatchExists { .. } | Self::BatchNotReady { .. } => {
-                StatusCode::CONFLICT
-            }
+            Self::Batch(_)
+            | Self::OpenBatchExists { .. }
+            | Self::BatchNotReady { .. }
+            | Self::NotCheckpointed => StatusCode::CONFLICT,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -24,6 +24,8 @@ pub struct AppState {
     pub backends: Arc<Backends>,
     pub config: Config,
     pub secrets: Secrets,
+    /// Whose signature makes a checkpoint trusted (the public half of the audit key).
+    pub audit_key: toq_evidence::VerifyingKey,
 }
 
 impl AppState {

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use indicatif::ProgressBar;
 
-use crate::store::chain::{self, GENESIS, Link};
 use crate::store::{Store, StoreError, StoredEvent};
+use toq_evidence::chain::{self, GENESIS, Link};
 
 #[derive(Debug)]
 pub struct Broken {

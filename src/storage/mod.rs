@@ -18,6 +18,7 @@ use std::sync::Arc;
 use aggregates::{Checksum, ObjectKey, StoredObject};
 use bytes::Bytes;
 use chrono::{DateTime, Duration, Utc};
+use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
 pub use local::{LocalStore, UploadError};
@@ -40,6 +41,24 @@ pub enum StorageError {
     Io(#[from] std::io::Error),
     #[error("S3: {0}")]
     S3(String),
+}
+
+/// Size and SHA-256 of a local file, read in chunks from where it stands.
+async fn hash_file(mut file: tokio::fs::File) -> std::io::Result<StoredObject> {
+    let (mut hasher, mut bytes) = (Sha256::new(), 0u64);
+    let mut buf = vec![0; CHUNK];
+    loop {
+        let n = file.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        bytes += n as u64;
+    }
+    Ok(StoredObject {
+        bytes,
+        checksum: Checksum::from_bytes(hasher.finalize().into()),
+    })
 }
 
 /// The configured object store.
@@ -156,6 +175,19 @@ impl ObjectStore {
         match self {
             Self::Local(store) => Ok(store.write(key, &bytes, content_type).await?),
             Self::S3(store) => store.write(key, bytes, content_type).await,
+        }
+    }
+
+    /// Stores a file the service wrote itself (an audit checkpoint), streamed: bounded memory.
+    pub async fn write_file(
+        &self,
+        key: &ObjectKey,
+        source: &std::path::Path,
+        content_type: &str,
+    ) -> Result<StoredObject, StorageError> {
+        match self {
+            Self::Local(store) => Ok(store.write_file(key, source, content_type).await?),
+            Self::S3(store) => store.write_file(key, source, content_type).await,
         }
     }
 

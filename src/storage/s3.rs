@@ -159,6 +159,32 @@ impl S3Store {
             bytes: bytes.len() as u64,
             checksum: Checksum::from_bytes(Sha256::digest(&bytes).into()),
         };
+        self.put(key, ByteStream::from(bytes), stored, content_type)
+            .await
+    }
+
+    /// Uploads a file the service wrote itself, streamed from disk: bounded memory.
+    pub async fn write_file(
+        &self,
+        key: &ObjectKey,
+        source: &std::path::Path,
+        content_type: &str,
+    ) -> Result<StoredObject, StorageError> {
+        let stored = super::hash_file(tokio::fs::File::open(source).await?).await?;
+        let body = ByteStream::from_path(source)
+            .await
+            .map_err(|e| StorageError::S3(e.to_string()))?;
+        self.put(key, body, stored, content_type).await
+    }
+
+    /// One PUT whose SHA-256 S3 checks on arrival.
+    async fn put(
+        &self,
+        key: &ObjectKey,
+        body: ByteStream,
+        stored: StoredObject,
+        content_type: &str,
+    ) -> Result<StoredObject, StorageError> {
         self.client
             .put_object()
             .bucket(&self.bucket)
@@ -166,7 +192,7 @@ impl S3Store {
             .content_type(content_type)
             .checksum_algorithm(ChecksumAlgorithm::Sha256)
             .checksum_sha256(stored.checksum.to_base64())
-            .body(ByteStream::from(bytes))
+            .body(body)
             .send()
             .await
             .map_err(s3_error)?;

@@ -7,10 +7,10 @@ use cqrs_es::persist::{PersistenceError, SerializedEvent};
 use projections::{Row, View, table};
 use sqlx::AnyConnection;
 
-use super::chain::{self, GENESIS, Link};
 use super::events::{self, StoredEvent};
 use super::read_model;
 use super::{Store, StoreError};
+use toq_evidence::chain::{self, GENESIS, Link};
 
 /// Another open batch holds the listing: the unique open-batch index refused this one.
 #[derive(Debug, thiserror::Error)]

@@ -3,6 +3,7 @@
 use cqrs_es::persist::{EventUpcaster, SerializedEvent};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row as _};
+use toq_evidence::checkpoint::Head;
 
 use super::{Dialect, StoreError};
 
@@ -111,4 +112,57 @@ pub async fn page(
         .iter()
         .map(StoredEvent::from_row)
         .collect()
+}
+
+/// Up to `limit` stream heads (each stream's last event) after the stream `after`, in stream
+/// order: what a checkpoint signs. Keyed on the `events_stream` index, a page per call.
+pub async fn heads_page(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    after: (&str, &str),
+    limit: i64,
+) -> Result<Vec<Head>, sqlx::Error> {
+    let sql = "SELECT e.aggregate_type, e.aggregate_id, e.sequence, e.hash FROM events e \
+         JOIN (SELECT aggregate_type, aggregate_id, MAX(sequence) AS head FROM events \
+               WHERE aggregate_type > ? OR (aggregate_type = ? AND aggregate_id > ?) \
+               GROUP BY aggregate_type, aggregate_id \
+               ORDER BY aggregate_type, aggregate_id LIMIT ?) h \
+         ON e.aggregate_type = h.aggregate_type AND e.aggregate_id = h.aggregate_id \
+            AND e.sequence = h.head \
+         ORDER BY e.aggregate_type, e.aggregate_id";
+    sqlx::query(dialect.sql(sql))
+        .bind(after.0.to_owned())
+        .bind(after.0.to_owned())
+        .bind(after.1.to_owned())
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(Head {
+                aggregate_type: row.try_get(0)?,
+                aggregate_id: row.try_get(1)?,
+                sequence: row.try_get(2)?,
+                hash: row.try_get(3)?,
+            })
+        })
+        .collect()
+}
+
+/// The chain hash of one event, if the stream has it.
+pub async fn hash_at(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    aggregate_type: &str,
+    aggregate_id: &str,
+    sequence: i64,
+) -> Result<Option<String>, sqlx::Error> {
+    let sql =
+        "SELECT hash FROM events WHERE aggregate_type = ? AND aggregate_id = ? AND sequence = ?";
+    sqlx::query_scalar(dialect.sql(sql))
+        .bind(aggregate_type.to_owned())
+        .bind(aggregate_id.to_owned())
+        .bind(sequence)
+        .fetch_optional(&mut *conn)
+        .await
 }

@@ -2,7 +2,6 @@
 //! (sqlx `Any`), which also writes the read tables and the outbox in the append transaction.
 
 mod append;
-pub mod chain;
 mod dialect;
 mod events;
 mod job_queue;

@@ -4,6 +4,7 @@
 use projections::{Row, Table};
 use sqlx::{Any, Transaction};
 use tokio::sync::SemaphorePermit;
+use toq_evidence::checkpoint::Head;
 
 use super::{Dialect, Store, StoreError, StoredEvent, events, read_model};
 
@@ -77,6 +78,26 @@ impl Session<'_> {
         limit: i64,
     ) -> Result<Vec<StoredEvent>, StoreError> {
         Ok(events::page(&mut self.tx, self.dialect, after, limit).await?)
+    }
+
+    /// Up to `limit` stream heads after the stream `after` (`("", "")` for the first page).
+    pub async fn stream_heads(
+        &mut self,
+        after: (&str, &str),
+        limit: i64,
+    ) -> Result<Vec<Head>, StoreError> {
+        Ok(events::heads_page(&mut self.tx, self.dialect, after, limit).await?)
+    }
+
+    /// The chain hash of one event, if the stream has it.
+    pub async fn hash_at(
+        &mut self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+        sequence: i64,
+    ) -> Result<Option<String>, StoreError> {
+        let conn = &mut self.tx;
+        Ok(events::hash_at(conn, self.dialect, aggregate_type, aggregate_id, sequence).await?)
     }
 
     /// Every row of a read table, sorted by key.

@@ -53,6 +53,9 @@ pub fn register() {
     for code in FailureCode::BATCH {
         metrics::counter!("media_batches_failed_total", "error_code" => code.as_str()).increment(0);
     }
+    for outcome in ["ok", "failed"] {
+        metrics::counter!("media_audit_checkpoints_total", "outcome" => outcome).increment(0);
+    }
     for reason in ResultRefusal::ALL {
         metrics::counter!("media_processing_callback_errors_total", "reason" => reason.as_str())
             .increment(0);

@@ -316,12 +316,7 @@ async fn the_whole_flow_runs_on_s3_and_sqs() {
     let aws = Aws::provision(5).await;
     let app = spawn_app_with(|c| aws.configure(c)).await;
     assert_eq!(app.get("/readyz", None).await.status, 200);
-    assert_eq!(
-        app.register_listing(321, "PENDING_PHOTO_PROCESSING", false)
-            .await
-            .status,
-        200
-    );
+    app.awaiting_media(321).await;
     let token = app.token(PHOTOGRAPHER, Role::Photographer);
     let batch = app.new_batch(&token, 321).await;
 
@@ -419,8 +414,7 @@ async fn a_job_leaves_the_outbox_only_once_sqs_has_it_and_duplicates_change_noth
         }
     })
     .await;
-    app.register_listing(322, "PENDING_PHOTO_PROCESSING", false)
-        .await;
+    app.awaiting_media(322).await;
     let token = app.token(PHOTOGRAPHER, Role::Photographer);
     let (batch, job_id) = app.received_batch(&token, 322).await;
     tokio::time::sleep(Duration::from_millis(600)).await;
@@ -478,8 +472,7 @@ async fn a_job_leaves_the_outbox_only_once_sqs_has_it_and_duplicates_change_noth
 async fn unusable_results_are_moved_aside_and_the_consumer_goes_on() {
     let aws = Aws::provision(5).await;
     let app = aws.app_without_worker().await;
-    app.register_listing(323, "PENDING_PHOTO_PROCESSING", false)
-        .await;
+    app.awaiting_media(323).await;
     let token = app.token(PHOTOGRAPHER, Role::Photographer);
     let (batch, job_id) = app.received_batch(&token, 323).await;
 

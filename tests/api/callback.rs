@@ -12,12 +12,7 @@ const LISTING: u64 = 123;
 /// A RECEIVED batch of listing 123, its job id, and the photographer's token.
 async fn received() -> (TestApp, Batch, String, String) {
     let app = spawn_app().await;
-    assert_eq!(
-        app.register_listing(LISTING, "PENDING_PHOTO_PROCESSING", false)
-            .await
-            .status,
-        200
-    );
+    app.awaiting_media(LISTING).await;
     let token = app.token(PHOTOGRAPHER, Role::Photographer);
     let (batch, job) = app.received_batch(&token, LISTING).await;
     (app, batch, job, token)
@@ -239,12 +234,7 @@ async fn thirty_thousand_candidates_on_a_mebibyte_cost_no_cpu_and_stall_nothing(
 async fn renditions_under_other_listings_or_batches_are_refused_and_counted() {
     let (app, batch, job, token) = received().await;
     // Listing 124's batch is READY with renditions of its own: the keys an attacker would aim at.
-    assert_eq!(
-        app.register_listing(124, "PENDING_PHOTO_PROCESSING", false)
-            .await
-            .status,
-        200
-    );
+    app.awaiting_media(124).await;
     let (victim, victim_job) = app.received_batch(&token, 124).await;
     assert_eq!(
         app.callback(&victim.result(&victim_job, 1, "SUCCEEDED"))

@@ -12,12 +12,7 @@ const RACERS: usize = 20;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_concurrent_creates_make_one_batch() {
     let app = spawn_app().await;
-    assert_eq!(
-        app.register_listing(123, "PENDING_PHOTO_PROCESSING", false)
-            .await
-            .status,
-        200
-    );
+    app.awaiting_media(123).await;
     let token = app.token(PHOTOGRAPHER, Role::Photographer);
     let entries: Vec<Value> = photo_entries().into_iter().map(|(e, _)| e).collect();
     let answers =

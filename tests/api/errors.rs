@@ -311,12 +311,7 @@ async fn an_unknown_batch_or_another_listings_batch_is_404_batch_not_found() {
     .await;
 
     // The same photographer's batch on listing 124, named with listing 123's id.
-    assert_eq!(
-        app.register_listing(124, "PENDING_PHOTO_PROCESSING", false)
-            .await
-            .status,
-        200
-    );
+    app.awaiting_media(124).await;
     let (elsewhere, _) = app.ready_batch(&token, 124).await;
     let crossed = |extra: Value| {
         let mut body = elsewhere.body(extra);

@@ -9,12 +9,7 @@ use crate::helpers::*;
 #[tokio::test]
 async fn upload_verify_process_ready_download() {
     let app = spawn_app().await;
-    assert_eq!(
-        app.register_listing(123, "PENDING_PHOTO_PROCESSING", false)
-            .await
-            .status,
-        200
-    );
+    app.awaiting_media(123).await;
     let token = app.token(PHOTOGRAPHER, Role::Photographer);
     let photos = [
         ("living-room.jpg", fixture("living-room.jpg")),

@@ -163,6 +163,14 @@ impl TestApp {
         self.send(req).await
     }
 
+    /// Registers a listing awaiting its photos (no project media), as most flows start.
+    pub async fn awaiting_media(&self, id: u64) {
+        let res = self
+            .register_listing(id, "PENDING_PHOTO_PROCESSING", false)
+            .await;
+        assert_eq!(res.status, 200, "{}", res.body);
+    }
+
     pub async fn create_batch(&self, token: &str, listing: u64, files: Vec<Value>) -> Response {
         self.post(
             "/api/v2/listings/media/uploads",

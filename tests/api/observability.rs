@@ -39,8 +39,7 @@ async fn complete_with(app: &TestApp, token: &str, listing: u64, traceparent: &s
 #[tokio::test]
 async fn a_requests_trace_travels_into_its_events_and_onto_its_job() {
     let app = spawn_app().await;
-    app.register_listing(41, "PENDING_PHOTO_PROCESSING", false)
-        .await;
+    app.awaiting_media(41).await;
     let token = app.token(PHOTOGRAPHER, Role::Photographer);
     let batch = complete_with(&app, &token, 41, TRACE).await;
 
@@ -58,8 +57,7 @@ async fn a_requests_trace_travels_into_its_events_and_onto_its_job() {
 #[tokio::test]
 async fn a_malformed_traceparent_is_replaced_by_a_new_trace() {
     let app = spawn_app().await;
-    app.register_listing(42, "PENDING_PHOTO_PROCESSING", false)
-        .await;
+    app.awaiting_media(42).await;
     let token = app.token(PHOTOGRAPHER, Role::Photographer);
     complete_with(
         &app,
@@ -85,8 +83,7 @@ async fn a_malformed_traceparent_is_replaced_by_a_new_trace() {
 #[tokio::test]
 async fn metrics_carry_the_design_names() {
     let app = spawn_app().await;
-    app.register_listing(43, "PENDING_PHOTO_PROCESSING", false)
-        .await;
+    app.awaiting_media(43).await;
     let token = app.token(PHOTOGRAPHER, Role::Photographer);
     app.ready_batch(&token, 43).await;
     // Let the relay run a round (outbox depth, lease).

@@ -7,6 +7,7 @@ use aggregates::*;
 use chrono::{Duration, Utc};
 use indicatif::ProgressBar;
 use toq_media::engine::{Actor, CommandError, Engine};
+use toq_media::ops::checkpoint::{self, CheckpointFile};
 use toq_media::ops::{audit, rebuild, verify, workload};
 use toq_media::process::ready_listing;
 use toq_media::store::Store;
@@ -442,9 +443,9 @@ pub async fn tampering_is_detected(server: &str) {
 pub async fn old_event_versions_are_upcast(server: &str) {
     let (store, _) = fresh_store(server).await;
     let payload = r#"{"Synced":{"listingId":77,"status":"PENDING_PHOTO_PROCESSING","ownerUserId":1,"photographerUserId":2,"at":"2025-01-01T00:00:00Z"}}"#;
-    let hash = toq_media::store::chain::hash(
-        toq_media::store::chain::GENESIS,
-        &toq_media::store::chain::Link {
+    let hash = toq_evidence::chain::hash(
+        toq_evidence::chain::GENESIS,
+        &toq_evidence::chain::Link {
             aggregate_type: "Listing",
             aggregate_id: "77",
             sequence: 1,
@@ -565,4 +566,141 @@ pub async fn a_lease_has_one_holder(server: &str) {
     let won = futures_util::future::join_all(racers.iter().map(|l| l.acquire())).await;
     let holders = won.into_iter().filter(|r| matches!(r, Ok(true))).count();
     assert_eq!(holders, 1, "exactly one of 16 racers holds a free lease");
+}
+
+/// A stream's events re-chained by SQL after `edit` changed their payloads: what someone with
+/// write access to the database can do, and the plain chain check cannot see.
+async fn rewrite_and_rehash(store: &Store, kind: &str, id: &str, edit: impl Fn(&str) -> String) {
+    let mut previous = toq_evidence::chain::GENESIS.to_owned();
+    for e in store.stream(kind, id).await.unwrap() {
+        let payload = if e.sequence == 1 {
+            edit(&e.payload)
+        } else {
+            e.payload.clone()
+        };
+        let hash = toq_evidence::chain::hash(
+            &previous,
+            &toq_evidence::chain::Link {
+                aggregate_type: kind,
+                aggregate_id: id,
+                sequence: e.sequence,
+                event_type: &e.event_type,
+                event_version: &e.event_version,
+                payload: &payload,
+                metadata: &e.metadata,
+            },
+        );
+        sqlx::query(
+            store
+                .dialect()
+                .sql("UPDATE events SET payload = ?, hash = ? WHERE position = ?"),
+        )
+        .bind(payload)
+        .bind(&hash)
+        .bind(e.position)
+        .execute(store.pool())
+        .await
+        .unwrap();
+        previous = hash;
+    }
+}
+
+async fn stream_of(store: &Store, sql: &str) -> (String, String) {
+    sqlx::query_as(store.dialect().sql(sql))
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+}
+
+/// A signed checkpoint holds while history only grows; a payload rewritten and re-hashed by
+/// SQL passes the chain check but fails the checkpoint, naming its stream; so does a stream
+/// whose last event was deleted.
+pub async fn checkpoints_catch_rewritten_history(server: &str) {
+    let engine = fresh_engine(server).await;
+    let store = engine.store();
+    let mut w = workload::Workload::resume(&engine, 5, 4).await.unwrap();
+    w.run(150, &quiet()).await.unwrap();
+    let key = toq_evidence::SigningKey::from_bytes(&[5; 32]);
+    let streams =
+        "SELECT COUNT(*) FROM (SELECT DISTINCT aggregate_type, aggregate_id FROM events) s";
+    let (events_then, streams_then) = (
+        count(store, "SELECT COUNT(*) FROM events").await,
+        count(store, streams).await,
+    );
+    let taken = checkpoint::take(store, &key, &quiet()).await.unwrap();
+    assert_eq!(
+        (taken.checkpoint.events, taken.checkpoint.streams),
+        (events_then as u64, streams_then as u64)
+    );
+    let file = CheckpointFile::read(taken.file.path(), key.verifying_key())
+        .await
+        .unwrap();
+    w.run(40, &quiet()).await.unwrap();
+    assert!(count(store, "SELECT COUNT(*) FROM events").await > events_then);
+    let verdict = checkpoint::verify(store, &file, &quiet()).await.unwrap();
+    assert!(
+        verdict.first_difference.is_none(),
+        "later appends only extend the history: {:?}",
+        verdict.first_difference
+    );
+
+    let (kind, id) = stream_of(
+        store,
+        "SELECT aggregate_type, aggregate_id FROM events WHERE event_type = 'Requested' ORDER BY position LIMIT 1",
+    )
+    .await;
+    rewrite_and_rehash(store, &kind, &id, |p| {
+        let edited = p.replacen("Room 1", "Room 7", 1);
+        assert_ne!(edited, p, "the payload names a room");
+        edited
+    })
+    .await;
+    let chain = audit::verify(store, &quiet()).await.unwrap();
+    assert!(chain.broken.is_none(), "the re-hashed chain is consistent");
+    let verdict = checkpoint::verify(store, &file, &quiet()).await.unwrap();
+    let rewritten = verdict
+        .first_difference
+        .expect("the checkpoint sees the rewrite");
+    assert_eq!(
+        (
+            rewritten.head.aggregate_type.as_str(),
+            rewritten.head.aggregate_id.as_str()
+        ),
+        (kind.as_str(), id.as_str())
+    );
+    assert!(rewritten.found.is_some_and(|h| h != rewritten.head.hash));
+
+    // A checkpoint of today's history, then the newest stream loses its last event.
+    let taken = checkpoint::take(store, &key, &quiet()).await.unwrap();
+    let file = CheckpointFile::read(taken.file.path(), key.verifying_key())
+        .await
+        .unwrap();
+    let (kind, id) = stream_of(
+        store,
+        "SELECT aggregate_type, aggregate_id FROM events ORDER BY position DESC LIMIT 1",
+    )
+    .await;
+    sqlx::query(store.dialect().sql(
+        "DELETE FROM events WHERE position = (SELECT p FROM (SELECT MAX(position) AS p FROM events) m)",
+    ))
+    .execute(store.pool())
+    .await
+    .unwrap();
+    assert!(
+        audit::verify(store, &quiet())
+            .await
+            .unwrap()
+            .broken
+            .is_none()
+    );
+    let truncated = checkpoint::verify(store, &file, &quiet())
+        .await
+        .unwrap()
+        .first_difference
+        .expect("the checkpoint sees the truncation");
+    assert_eq!(
+        (truncated.head.aggregate_type, truncated.head.aggregate_id),
+        (kind, id)
+    );
+    assert_eq!(truncated.found, None);
 }

@@ -15,6 +15,23 @@ pub struct EventsQuery {
     /// RFC 3339: only the events up to this moment, and the batch as it stood then.
     #[param(format = DateTime)]
     pub as_of: Option<String>,
+    /// `true`: instead, the batch's verifiable export (`toq-media-export/1`: its events, the
+    /// latest signed checkpoint and the Merkle proof of its head), checkable offline with
+    /// `toq-media audit check` or the README's script.
+    pub proof: Option<bool>,
+}
+
+// ---- GET /audit/key ----
+
+/// The key audit checkpoints are signed with.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"algorithm": "Ed25519",
+    "publicKey": "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c"}))]
+pub struct AuditKey {
+    pub algorithm: &'static str,
+    /// 32 bytes, lowercase hex.
+    pub public_key: String,
 }
 
 /// Every event of the batch in order, and the state they lead to.
@@ -34,6 +51,15 @@ pub struct BatchEvents {
     pub events: Vec<Entry>,
     /// The batch status after the last listed event; null when there is none.
     pub status: Option<&'static str>,
+}
+
+/// The history, or with `proof=true` the export (`toq-media-export/1`), which carries no
+/// `batchId` and is told apart by its `format`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum BatchHistory {
+    Events(BatchEvents),
+    Export(Box<toq_evidence::export::Export>),
 }
 
 // ---- PUT /internal/listings/{listing_id} ----

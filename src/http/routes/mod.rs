@@ -1,5 +1,6 @@
 //! One file per route of API.md.
 
+pub(crate) mod audit_key;
 pub(crate) mod callback;
 pub(crate) mod cleanup;
 pub(crate) mod complete;
@@ -27,7 +28,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(post("/downloads").route(web::post().to(downloads::downloads)))
             .service(post("/callback").route(web::post().to(callback::callback)))
             .service(post("/batches/delete").route(web::post().to(delete::delete)))
-            .service(get("/batches/{batch_id}/events").route(web::get().to(events::events))),
+            .service(get("/batches/{batch_id}/events").route(web::get().to(events::events)))
+            .service(get("/audit/key").route(web::get().to(audit_key::key))),
     )
     .service(
         web::scope("/api/v2/internal")

@@ -23,7 +23,7 @@ use chrono::{DateTime, Duration, Utc};
 use futures_util::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 use tokio::fs::{self, File};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 pub use error::UploadError;
 use files::{Sidecar, TMP_DIR, TempFile, open_file, read_sidecar, remove_if_exists, sidecar_path};
@@ -230,12 +230,28 @@ impl LocalStore {
         Ok(stored)
     }
 
+    /// Stores a file the service wrote itself, copied in chunks: bounded memory whatever its
+    /// size.
+    pub async fn write_file(
+        &self,
+        key: &ObjectKey,
+        source: &Path,
+        content_type: &str,
+    ) -> io::Result<StoredObject> {
+        let dest = self.path_of(key)?;
+        let stored = super::hash_file(File::open(source).await?).await?;
+        let mut temp = TempFile::create(&self.root).await?;
+        tokio::io::copy(&mut File::open(source).await?, &mut temp.file).await?;
+        self.commit(temp, &dest, &stored, content_type).await?;
+        Ok(stored)
+    }
+
     /// Size and SHA-256 of the object under `key`, or `None` if there is none. Read from the
     /// sidecar when it agrees with the file's size; otherwise (sidecar lost or stale) the file is
     /// hashed, since the object, not the sidecar, is the truth.
     pub async fn head(&self, key: &ObjectKey) -> io::Result<Option<StoredObject>> {
         let path = self.path_of(key)?;
-        let Some(mut file) = open_file(&path).await? else {
+        let Some(file) = open_file(&path).await? else {
             return Ok(None);
         };
         let len = file.metadata().await?.len();
@@ -248,21 +264,7 @@ impl LocalStore {
                 checksum,
             }));
         }
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0; 64 * 1024];
-        let mut bytes = 0u64;
-        loop {
-            let n = file.read(&mut buf).await?;
-            if n == 0 {
-                break;
-            }
-            bytes += n as u64;
-            hasher.update(&buf[..n]);
-        }
-        Ok(Some(StoredObject {
-            bytes,
-            checksum: Checksum::from_bytes(hasher.finalize().into()),
-        }))
+        Ok(Some(super::hash_file(file).await?))
     }
 
     /// The object under `key` for reading, with its length and content type.

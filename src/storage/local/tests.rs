@@ -1,5 +1,6 @@
 use super::*;
 use futures_util::stream;
+use tokio::io::AsyncReadExt;
 
 const SECRET: &[u8] = b"local store test secret";
 

@@ -1,40 +1,14 @@
 //! Configuration from `TOQ_MEDIA_*` environment variables; with none set, everything runs
 //! embedded under `./data`, with secrets generated once and kept there.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use aggregates::Limits;
 use anyhow::Context;
 use chrono::Duration;
 
-/// The service's secrets. Start-up refuses any that is missing or shorter than
-/// [`Secrets::MIN_BYTES`]; `Debug` shows none of them, so a log line cannot leak one.
-#[derive(Clone)]
-pub struct Secrets {
-    pub jwt: Vec<u8>,
-    pub internal_token: String,
-    pub callback: Vec<u8>,
-    /// Signs the local object store's URLs.
-    pub storage: Vec<u8>,
-}
-
-impl Secrets {
-    /// An HMAC-SHA256 key of fewer bytes than its output is guessable sooner than it needs to be.
-    pub const MIN_BYTES: usize = 32;
-    /// Each secret: its environment variable and its entry in `secrets.json`.
-    const SOURCES: [(&'static str, &'static str); 4] = [
-        ("JWT_SECRET", "jwt"),
-        ("INTERNAL_TOKEN", "internal_token"),
-        ("CALLBACK_SECRET", "callback"),
-        ("STORAGE_SECRET", "storage"),
-    ];
-}
-
-impl std::fmt::Debug for Secrets {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secrets { .. }")
-    }
-}
+mod secrets;
+pub use secrets::{Secrets, new_audit_key};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -69,6 +43,9 @@ pub struct Config {
     pub storage: StorageBackend,
     /// What carries jobs, results and listing events (`TOQ_MEDIA_QUEUE`).
     pub queue: QueueBackend,
+    /// How often `serve` signs an audit checkpoint (`TOQ_MEDIA_AUDIT_CHECKPOINT_SECONDS`,
+    /// 0 for never).
+    pub audit_checkpoint_every: Option<std::time::Duration>,
 }
 
 /// `local`: a directory under the data dir, served by the api. `s3`: an S3 bucket.
@@ -279,6 +256,10 @@ impl Config {
             },
             storage: StorageBackend::from_env()?,
             queue: QueueBackend::from_env()?,
+            audit_checkpoint_every: match number("AUDIT_CHECKPOINT_SECONDS", 600u64)? {
+                0 => None,
+                n => Some(std::time::Duration::from_secs(n)),
+            },
             bind,
             public_url: public_url.trim_end_matches('/').to_owned(),
             data_dir,
@@ -293,87 +274,5 @@ impl Config {
 
     pub fn objects_dir(&self) -> PathBuf {
         self.data_dir.join("objects")
-    }
-
-    /// Secrets from the environment, or generated once into `<data dir>/secrets.json` (0600).
-    /// A secret that is in neither, or is shorter than [`Secrets::MIN_BYTES`], stops the
-    /// start with an error naming its variable: the service never runs on an empty key.
-    pub fn secrets(&self) -> anyhow::Result<Secrets> {
-        let path = self.data_dir.join("secrets.json");
-        let stored = load_or_create(&path)?;
-        let [jwt, internal_token, callback, storage] = Secrets::SOURCES.map(|(name, key)| {
-            let value = var(name).or_else(|| stored.get(key)?.as_str().map(str::to_owned));
-            match value {
-                None => anyhow::bail!(
-                    "TOQ_MEDIA_{name} is not set and {} has no {key:?} entry",
-                    path.display()
-                ),
-                Some(v) if v.len() < Secrets::MIN_BYTES => anyhow::bail!(
-                    "TOQ_MEDIA_{name} (or {key:?} in {}) is {} bytes; secrets must be at \
-                     least {} bytes (e.g. `openssl rand -hex 32`)",
-                    path.display(),
-                    v.len(),
-                    Secrets::MIN_BYTES
-                ),
-                Some(v) => Ok(v),
-            }
-        });
-        Ok(Secrets {
-            jwt: jwt?.into_bytes(),
-            internal_token: internal_token?,
-            callback: callback?.into_bytes(),
-            storage: storage?.into_bytes(),
-        })
-    }
-}
-
-fn random_hex() -> anyhow::Result<String> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-    Ok(hex::encode(bytes))
-}
-
-fn load_or_create(path: &Path) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
-    if let Ok(text) = std::fs::read_to_string(path) {
-        return serde_json::from_str(&text)
-            .with_context(|| format!("{} is not valid JSON", path.display()));
-    }
-    let mut map = serde_json::Map::new();
-    for (_, key) in Secrets::SOURCES {
-        map.insert(key.to_owned(), random_hex()?.into());
-    }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(path, serde_json::to_string_pretty(&map)?)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    }
-    Ok(map)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn secrets_never_show_in_debug() {
-        let secrets = Secrets {
-            jwt: b"jwt-secret-jwt-secret-jwt-secret".to_vec(),
-            internal_token: "internal-internal-internal-token".into(),
-            callback: b"callback-callback-callback-callb".to_vec(),
-            storage: b"storage-storage-storage-storage-".to_vec(),
-        };
-        let shown = format!("{secrets:?} {secrets:#?}");
-        for part in [
-            "jwt-secret",
-            "internal-internal",
-            "callback-callback",
-            "storage-storage",
-        ] {
-            assert!(!shown.contains(part), "{shown}");
-        }
     }
 }
