@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use toq_media::auth::Role;
 use toq_media::config::{Config, QueueBackend, S3Config, SqsConfig, StorageBackend, WorkerMode};
 use toq_media::engine::Engine;
+use toq_media::ops::checkpoint::{self, CheckpointFile};
 use toq_media::queue::relay::{Sink, Sinks};
 use toq_media::queue::{SqsQueue, relay_once};
 use toq_media::storage::{ObjectStore, S3Store};
@@ -539,6 +540,38 @@ async fn a_poison_job_reaches_the_dlq_and_is_counted() {
     stop.send(true).unwrap();
     running.await.unwrap();
     assert_counted(&app, "media_processing_dlq_messages_total").await;
+}
+
+/// A checkpoint streamed into the bucket, `latest` pointing at it, read back for verify and
+/// for a batch's export.
+#[tokio::test]
+#[ignore = "needs the AWS emulators: scripts/aws-emulator (run by .ci/run)"]
+async fn checkpoints_go_to_the_bucket_and_back() {
+    let aws = Aws::provision(5).await;
+    let app = aws.app_without_worker().await;
+    app.awaiting_media(324).await;
+    let token = app.token(PHOTOGRAPHER, Role::Photographer);
+    let batch = app.new_batch(&token, 324).await;
+    let sdk = toq_media::aws::sdk_config().await;
+    let objects = ObjectStore::S3(S3Store::new(&sdk, &aws.s3_config()));
+    let key = toq_evidence::SigningKey::from_bytes(&[9; 32]);
+    let quiet = indicatif::ProgressBar::hidden();
+    let taken = checkpoint::take(&app.store, &key, &quiet).await.unwrap();
+    let at = checkpoint::publish(&objects, &taken).await.unwrap();
+    assert!(aws.exists(at.as_str()).await);
+    assert!(aws.exists("audit/checkpoints/latest").await);
+    let file = CheckpointFile::latest(&objects, key.verifying_key())
+        .await
+        .unwrap();
+    assert_eq!(file.checkpoint, taken.checkpoint);
+    let verdict = checkpoint::verify(&app.store, &file, &quiet).await.unwrap();
+    assert!(verdict.first_difference.is_none());
+    let id = aggregates::BatchId::parse(&batch.id).unwrap();
+    let export = toq_media::ops::export::export(&app.store, &file, id)
+        .await
+        .unwrap();
+    let checked = toq_evidence::export::check(&export.to_bytes(), &key.verifying_key()).unwrap();
+    assert_eq!(checked.aggregate_id, batch.id);
 }
 
 #[tokio::test]

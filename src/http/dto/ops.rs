@@ -17,7 +17,8 @@ pub struct EventsQuery {
     pub as_of: Option<String>,
     /// `true`: instead, the batch's verifiable export (`toq-media-export/1`: its events, the
     /// latest signed checkpoint and the Merkle proof of its head), checkable offline with
-    /// `toq-media audit check` or the README's script.
+    /// `toq-media audit check` or the README's script. An export carries every event: `asOf`
+    /// does not apply to it.
     pub proof: Option<bool>,
 }
 

@@ -58,17 +58,10 @@ pub async fn events(
                 format!("must be an RFC 3339 time: {e}"),
             ))
         });
-    let proof = query.proof == Some(true);
-    if proof && query.as_of.is_some() {
-        errors.push(FieldError::new(
-            "proof",
-            "an export covers every event: not with asOf",
-        ));
-    }
-    let (Ok(batch_id), Ok(as_of), true) = (batch_id, as_of, errors.is_empty()) else {
+    let (Ok(batch_id), Ok(as_of)) = (batch_id, as_of) else {
         return Err(ApiError::Validation(errors));
     };
-    if proof {
+    if query.proof == Some(true) {
         return verifiable_export(&state, batch_id).await;
     }
     let as_of = as_of.map(|t| t.with_timezone(&Utc));
