@@ -280,8 +280,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 println!(
                     "{} difference(s) between the live tables and a rebuild of {} events",
-                    report.differences.len(),
-                    report.events
+                    report.total_differences, report.events
                 );
                 return Ok(ExitCode::FAILURE);
             }

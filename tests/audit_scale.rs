@@ -2,6 +2,9 @@
 //! process's peak resident memory grow. The events are written straight into the table (the
 //! checkpoint reads only the stream heads), 50 per stream.
 
+#[path = "support/peak.rs"]
+mod peak;
+
 use std::process::Command;
 use std::time::Instant;
 
@@ -29,33 +32,14 @@ async fn store_of(dir: &std::path::Path, events: u64) -> String {
 
 /// Runs `audit checkpoint` on the store; its peak resident memory (KiB) and its output.
 fn checkpoint(dir: &std::path::Path, url: &str) -> (i64, String) {
-    let child = Command::new(env!("CARGO_BIN_EXE_toq-media"))
-        .args(["audit", "checkpoint"])
-        .env("TOQ_MEDIA_DATA_DIR", dir)
-        .env("TOQ_MEDIA_DATABASE_URL", url)
-        .env_remove("TOQ_MEDIA_AUDIT_KEY")
-        .env_remove("TOQ_MEDIA_AUDIT_KEY_FILE")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    reap(child)
-}
-
-/// Reads the child's output, then reaps it with `wait4`, which reports its peak RSS (KiB).
-fn reap(mut child: std::process::Child) -> (i64, String) {
-    let mut output = String::new();
-    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut output).unwrap();
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is valid; wait4 fills it for our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(reaped, pid);
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "checkpoint failed: {output}"
-    );
-    (usage.ru_maxrss, output)
+    peak::run(
+        Command::new(env!("CARGO_BIN_EXE_toq-media"))
+            .args(["audit", "checkpoint"])
+            .env("TOQ_MEDIA_DATA_DIR", dir)
+            .env("TOQ_MEDIA_DATABASE_URL", url)
+            .env_remove("TOQ_MEDIA_AUDIT_KEY")
+            .env_remove("TOQ_MEDIA_AUDIT_KEY_FILE"),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]

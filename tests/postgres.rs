@@ -41,6 +41,12 @@ async fn checkpoints_catch_rewritten_history() {
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs PostgreSQL: run by .ci/run"]
+async fn verify_names_every_difference() {
+    suite::verify_names_every_difference(&server()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs PostgreSQL: run by .ci/run"]
 async fn tampering_is_detected() {
     suite::tampering_is_detected(&server()).await;
 }

@@ -32,6 +32,11 @@ async fn checkpoints_catch_rewritten_history() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn verify_names_every_difference() {
+    suite::verify_names_every_difference(SQLITE).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn tampering_is_detected() {
     suite::tampering_is_detected(SQLITE).await;
 }

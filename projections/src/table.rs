@@ -86,9 +86,22 @@ pub struct Table {
     pub name: &'static str,
     pub columns: &'static [Column],
     pub key_len: usize,
+    /// The aggregate whose stream writes every row, and the column that holds the stream's id:
+    /// what lets a rebuild or verify work one stream at a time.
+    pub aggregate: &'static str,
+    pub stream_column: &'static str,
 }
 
 impl Table {
+    /// The stream id as a cell of the stream column (listing ids are integers), or `None` when
+    /// it cannot be one.
+    pub fn stream_cell(&self, aggregate_id: &str) -> Option<Cell> {
+        let column = self.columns.iter().find(|c| c.name == self.stream_column)?;
+        match column.kind {
+            Kind::Int => aggregate_id.parse().ok().map(Cell::Int),
+            Kind::Text => Some(Cell::Text(aggregate_id.to_owned())),
+        }
+    }
     pub fn key_columns(&self) -> &'static [Column] {
         &self.columns[..self.key_len]
     }
@@ -123,9 +136,14 @@ const fn text(name: &'static str) -> Column {
     }
 }
 
+const BATCH: &str = <aggregates::MediaBatch as cqrs_es::Aggregate>::TYPE;
+const LISTING: &str = <aggregates::Listing as cqrs_es::Aggregate>::TYPE;
+
 pub static MEDIA_BATCHES: Table = Table {
     name: "media_batches",
     key_len: 1,
+    aggregate: BATCH,
+    stream_column: "batch_id",
     columns: &[
         text("batch_id"),
         int("listing_id"),
@@ -153,6 +171,8 @@ pub static MEDIA_BATCHES: Table = Table {
 pub static MEDIA_ASSETS: Table = Table {
     name: "media_assets",
     key_len: 2,
+    aggregate: BATCH,
+    stream_column: "batch_id",
     columns: &[
         text("batch_id"),
         text("client_id"),
@@ -180,6 +200,8 @@ pub static MEDIA_ASSETS: Table = Table {
 pub static MEDIA_JOBS: Table = Table {
     name: "media_jobs",
     key_len: 1,
+    aggregate: BATCH,
+    stream_column: "batch_id",
     columns: &[
         text("job_id"),
         text("batch_id"),
@@ -199,6 +221,8 @@ pub static MEDIA_JOBS: Table = Table {
 pub static LISTINGS: Table = Table {
     name: "listings",
     key_len: 1,
+    aggregate: LISTING,
+    stream_column: "listing_id",
     columns: &[
         int("listing_id"),
         text("status"),

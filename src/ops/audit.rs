@@ -1,11 +1,10 @@
-//! `audit verify`: recompute every stream's hash chain and name the first event that breaks it.
-
-use std::collections::HashMap;
+//! `audit verify`: recompute every stream's hash chain and name the first event that breaks it,
+//! one stream at a time in stream order (bounded memory at any size).
 
 use indicatif::ProgressBar;
 
-use crate::store::{Store, StoreError, StoredEvent};
-use toq_evidence::chain::{self, GENESIS, Link};
+use crate::store::{Store, StoreError, StoredEvent, Streams};
+use toq_evidence::chain::{self, GENESIS};
 
 #[derive(Debug)]
 pub struct Broken {
@@ -20,26 +19,21 @@ pub struct Broken {
 pub struct Audited {
     pub events: u64,
     pub streams: usize,
-    /// The first broken event in commit order, if any.
+    /// The first broken event in stream order, if any.
     pub broken: Option<Broken>,
 }
 
 pub async fn verify(store: &Store, progress: &ProgressBar) -> Result<Audited, StoreError> {
     let mut session = store.snapshot().await?;
     progress.set_length(session.count_events().await?);
-    // Per stream: the last sequence and hash seen.
-    let mut heads: HashMap<(String, String), (i64, String)> = HashMap::new();
     let mut report = Audited::default();
-    let mut after = 0;
-    loop {
-        let page = session.events_page(after, 5_000).await?;
-        let Some(last) = page.last() else { break };
-        after = last.position;
-        for event in &page {
+    let mut streams = Streams::default();
+    while let Some(events) = streams.next(&mut session).await? {
+        report.streams += 1;
+        let mut previous = (0, GENESIS.to_owned());
+        for event in &events {
             report.events += 1;
-            let key = (event.aggregate_type.clone(), event.aggregate_id.clone());
-            let (last_seq, previous) = heads.get(&key).cloned().unwrap_or((0, GENESIS.to_owned()));
-            if let Some(reason) = check(event, last_seq, &previous) {
+            if let Some(reason) = check(event, previous.0, &previous.1) {
                 report.broken = Some(Broken {
                     position: event.position,
                     aggregate_type: event.aggregate_type.clone(),
@@ -48,15 +42,14 @@ pub async fn verify(store: &Store, progress: &ProgressBar) -> Result<Audited, St
                     reason,
                 });
                 progress.finish_and_clear();
-                report.streams = heads.len();
                 return Ok(report);
             }
-            heads.insert(key, (event.sequence, event.hash.clone()));
+            previous = (event.sequence, event.hash.clone());
         }
-        progress.inc(page.len() as u64);
+        progress.inc(events.len() as u64);
     }
+    session.rollback().await?;
     progress.finish_and_clear();
-    report.streams = heads.len();
     Ok(report)
 }
 
@@ -64,18 +57,7 @@ fn check(event: &StoredEvent, last_seq: i64, previous: &str) -> Option<String> {
     if event.sequence != last_seq + 1 {
         return Some(format!("sequence {} follows {last_seq}", event.sequence));
     }
-    let expected = chain::hash(
-        previous,
-        &Link {
-            aggregate_type: &event.aggregate_type,
-            aggregate_id: &event.aggregate_id,
-            sequence: event.sequence,
-            event_type: &event.event_type,
-            event_version: &event.event_version,
-            payload: &event.payload,
-            metadata: &event.metadata,
-        },
-    );
+    let expected = chain::hash(previous, &event.link());
     (expected != event.hash)
         .then(|| "its hash does not match its contents and the previous event's hash".to_owned())
 }

@@ -1,51 +1,55 @@
 //! Rebuilding read tables from the events: the same folds as the live path, in one transaction
 //! that holds the tables while it works, so it is safe while the service runs.
+//!
+//! Every fold here goes one stream at a time, in stream order through the `events_stream`
+//! index: memory holds one stream's events and rows (and a bounded write buffer), never the
+//! store, so rebuild, verify and audit work at any size.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use crate::store::{Session, Store, StoreError};
+use crate::store::{Session, Store, StoreError, Streams};
 use indicatif::ProgressBar;
 use projections::{Row, Table, View};
 
-const PAGE: i64 = 5_000;
+/// Rows buffered before a rebuild writes them.
+const WRITE_BATCH: usize = 2_000;
 
-/// Every read-table row that the events imply, by table name, sorted.
-pub async fn fold_all(
+/// One stream folded: its id, its event count and the rows its events imply.
+pub struct Folded {
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    pub events: u64,
+    pub rows: Vec<Row>,
+}
+
+/// The next stream folded through the projections, as the live path folds it.
+pub async fn next_fold(
     store: &Store,
+    streams: &mut Streams,
     session: &mut Session<'_>,
-    progress: &ProgressBar,
-) -> Result<(u64, BTreeMap<&'static str, Vec<Row>>), StoreError> {
-    let mut views: HashMap<(String, String), View> = HashMap::new();
-    let mut after = 0;
-    let mut count = 0u64;
+) -> Result<Option<Folded>, StoreError> {
     loop {
-        let page = session.events_page(after, PAGE).await?;
-        let Some(last) = page.last() else { break };
-        after = last.position;
-        for stored in &page {
-            let key = (stored.aggregate_type.clone(), stored.aggregate_id.clone());
-            let view = match views.entry(key) {
-                std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    v.insert(View::new(&stored.aggregate_type)?)
-                }
-            };
+        let Some(events) = streams.next(session).await? else {
+            return Ok(None);
+        };
+        // A stream listed in this transaction has events in it.
+        let Some(first) = events.first() else {
+            continue;
+        };
+        let mut view = View::new(&first.aggregate_type)?;
+        for stored in &events {
             view.apply(&stored.to_serialized(store.upcasters())?)?;
         }
-        count += page.len() as u64;
-        progress.inc(page.len() as u64);
-    }
-    let mut tables: BTreeMap<&'static str, Vec<Row>> = BTreeMap::new();
-    for view in views.values() {
-        for row in view.rows() {
-            tables.entry(row.table).or_default().push(row);
-        }
-    }
-    for rows in tables.values_mut() {
+        let mut rows = view.rows();
         rows.sort();
+        return Ok(Some(Folded {
+            aggregate_type: first.aggregate_type.clone(),
+            aggregate_id: first.aggregate_id.clone(),
+            events: events.len() as u64,
+            rows,
+        }));
     }
-    Ok((count, tables))
 }
 
 #[derive(Debug)]
@@ -70,15 +74,24 @@ pub async fn rebuild(
     let started = Instant::now();
     let mut session = store.begin_rebuild(tables).await?;
     progress.set_length(session.count_events().await?);
-    let (events, rows) = fold_all(store, &mut session, progress).await?;
-    let mut written = 0;
-    for table in tables {
-        if let Some(rows) = rows.get(table.name) {
-            let refs: Vec<&Row> = rows.iter().collect();
-            session.insert(table, &refs).await?;
-            written += rows.len();
+    let mut streams = Streams::default();
+    let mut buffer: BTreeMap<&'static str, Vec<Row>> = BTreeMap::new();
+    let (mut events, mut buffered, mut written) = (0, 0, 0);
+    while let Some(folded) = next_fold(store, &mut streams, &mut session).await? {
+        events += folded.events;
+        progress.inc(folded.events);
+        for row in folded.rows {
+            if tables.iter().any(|t| t.name == row.table) {
+                buffered += 1;
+                buffer.entry(row.table).or_default().push(row);
+            }
+        }
+        if buffered >= WRITE_BATCH {
+            written += flush(&mut session, tables, &mut buffer).await?;
+            buffered = 0;
         }
     }
+    written += flush(&mut session, tables, &mut buffer).await?;
     session.commit().await?;
     progress.finish_and_clear();
     Ok(Rebuilt {
@@ -86,4 +99,22 @@ pub async fn rebuild(
         rows: written,
         elapsed: started.elapsed(),
     })
+}
+
+/// Writes the buffered rows, table by table in `tables` order; returns how many.
+async fn flush(
+    session: &mut Session<'_>,
+    tables: &[&'static Table],
+    buffer: &mut BTreeMap<&'static str, Vec<Row>>,
+) -> Result<usize, StoreError> {
+    let mut written = 0;
+    for table in tables {
+        if let Some(rows) = buffer.get_mut(table.name) {
+            let refs: Vec<&Row> = rows.iter().collect();
+            session.insert(table, &refs).await?;
+            written += rows.len();
+            rows.clear();
+        }
+    }
+    Ok(written)
 }

@@ -1,5 +1,7 @@
 //! `projections verify`: fold every event afresh and compare with the live tables, cell by cell,
-//! over one consistent snapshot.
+//! over one consistent snapshot, one stream at a time (bounded memory at any size): each
+//! stream's rows against the live rows of that stream, then the live rows of streams that have
+//! no events at all.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -8,38 +10,84 @@ use indicatif::ProgressBar;
 use projections::table::TABLES;
 use projections::{Cell, Row, Table};
 
-use crate::ops::rebuild::fold_all;
-use crate::store::{Store, StoreError};
+use crate::ops::rebuild::next_fold;
+use crate::store::{Store, StoreError, Streams};
+
+/// Rows of streams without events named at most, per table.
+const ORPHANS_SHOWN: i64 = 50;
+/// Differences kept for the report; the rest are only counted.
+const DIFFERENCES_KEPT: usize = 1_000;
 
 #[derive(Debug, Default)]
 pub struct Verified {
     pub events: u64,
     pub rows: usize,
-    /// Human-readable differences; empty when the live tables equal the rebuild.
+    /// Human-readable differences, the first [`DIFFERENCES_KEPT`]; empty when the live tables
+    /// equal the rebuild.
     pub differences: Vec<String>,
+    /// All differences found, kept or not.
+    pub total_differences: u64,
+}
+
+impl Verified {
+    fn record(&mut self, found: Vec<String>) {
+        self.total_differences += found.len() as u64;
+        let room = DIFFERENCES_KEPT.saturating_sub(self.differences.len());
+        self.differences.extend(found.into_iter().take(room));
+    }
 }
 
 pub async fn verify(store: &Store, progress: &ProgressBar) -> Result<Verified, StoreError> {
     let mut session = store.snapshot().await?;
     progress.set_length(session.count_events().await?);
-    let (events, expected) = fold_all(store, &mut session, progress).await?;
-    let mut report = Verified {
-        events,
-        ..Verified::default()
-    };
+    let mut report = Verified::default();
+    let mut streams = Streams::default();
+    while let Some(folded) = next_fold(store, &mut streams, &mut session).await? {
+        report.events += folded.events;
+        for table in TABLES
+            .iter()
+            .filter(|t| t.aggregate == folded.aggregate_type)
+        {
+            let live = session.stream_rows(table, &folded.aggregate_id).await?;
+            let want: Vec<Row> = folded
+                .rows
+                .iter()
+                .filter(|r| r.table == table.name)
+                .cloned()
+                .collect();
+            report.rows += live.len();
+            let mut found = Vec::new();
+            diff(table, &want, &live, &mut found);
+            report.record(found);
+        }
+        progress.inc(folded.events);
+    }
     for table in TABLES {
-        let mut live = session.select_all(table).await?;
-        live.sort();
-        let want = expected
-            .get(table.name)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        report.rows += live.len();
-        diff(table, want, &live, &mut report.differences);
+        let orphans = session.orphans(table, ORPHANS_SHOWN).await?;
+        report.rows += orphans.len();
+        report.record(
+            orphans
+                .iter()
+                .map(|row| {
+                    format!(
+                        "{} ({}): in the live table, not implied by any event",
+                        table.name,
+                        key_text(row.key(table))
+                    )
+                })
+                .collect(),
+        );
     }
     session.rollback().await?;
     progress.finish_and_clear();
     Ok(report)
+}
+
+fn key_text(key: &[Cell]) -> String {
+    key.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn diff(table: &Table, want: &[Row], live: &[Row], out: &mut Vec<String>) {
@@ -49,12 +97,6 @@ fn diff(table: &Table, want: &[Row], live: &[Row], out: &mut Vec<String>) {
             .collect()
     };
     let (want, live) = (by_key(want), by_key(live));
-    let key_text = |k: &[Cell]| {
-        k.iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     for (key, row) in &want {
         match live.get(key) {
             None => out.push(format!(

@@ -57,6 +57,14 @@ impl Dialect {
         }
     }
 
+    /// An integer expression as text, to compare with an aggregate id.
+    pub fn as_text(self, expr: &str) -> String {
+        match self {
+            Self::MySql => format!("CAST({expr} AS CHAR)"),
+            Self::Sqlite | Self::Postgres => format!("CAST({expr} AS TEXT)"),
+        }
+    }
+
     /// The statement that opens a read-only transaction over one consistent snapshot.
     pub fn begin_snapshot(self) -> &'static str {
         match self {

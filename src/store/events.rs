@@ -3,6 +3,7 @@
 use cqrs_es::persist::{EventUpcaster, SerializedEvent};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row as _};
+use toq_evidence::chain::Link;
 use toq_evidence::checkpoint::Head;
 
 use super::{Dialect, StoreError};
@@ -40,6 +41,19 @@ impl StoredEvent {
             hash: row.try_get(8)?,
             recorded_at: row.try_get(9)?,
         })
+    }
+
+    /// What the event's chain hash covers.
+    pub fn link(&self) -> Link<'_> {
+        Link {
+            aggregate_type: &self.aggregate_type,
+            aggregate_id: &self.aggregate_id,
+            sequence: self.sequence,
+            event_type: &self.event_type,
+            event_version: &self.event_version,
+            payload: &self.payload,
+            metadata: &self.metadata,
+        }
     }
 
     /// The event as cqrs-es sees it, brought to its current version.
@@ -89,24 +103,6 @@ pub async fn stream(
         .bind(aggregate_type.to_owned())
         .bind(aggregate_id.to_owned())
         .bind(after)
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(StoredEvent::from_row)
-        .collect()
-}
-
-/// Every event in commit (position) order, in pages, so memory stays flat on a large store.
-pub async fn page(
-    conn: &mut AnyConnection,
-    dialect: Dialect,
-    after_position: i64,
-    limit: i64,
-) -> Result<Vec<StoredEvent>, sqlx::Error> {
-    let sql = format!("SELECT {COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?");
-    sqlx::query(dialect.sql(&sql))
-        .bind(after_position)
-        .bind(limit)
         .fetch_all(&mut *conn)
         .await?
         .iter()

@@ -11,6 +11,7 @@ mod read_model;
 mod reads;
 mod repository;
 mod session;
+mod streams;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -27,6 +28,7 @@ pub use job_queue::{Depth, Enqueue, Queued};
 pub use outbox::OutboxMessage;
 pub use reads::{AssetView, BatchView, JobView, ListingAccess, ListingView};
 pub use session::Session;
+pub use streams::Streams;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -139,13 +139,34 @@ where
     rows.iter().map(|r| decode(table, r)).collect()
 }
 
-/// Every row of a table, sorted by key.
-pub async fn select_all(
+/// Up to `limit` rows of `table` whose stream has no events at all: rows no fold can imply.
+pub async fn orphans(
     conn: &mut AnyConnection,
     dialect: Dialect,
     table: &'static Table,
+    limit: i64,
 ) -> Result<Vec<Row>, sqlx::Error> {
-    let keys: Vec<&str> = table.key_columns().iter().map(|c| c.name).collect();
-    let filter = format!("1 = 1 ORDER BY {}", keys.join(", "));
-    select(conn, dialect, table, &filter, &[]).await
+    let column = table
+        .columns
+        .iter()
+        .find(|c| c.name == table.stream_column)
+        .expect("the stream column is a column");
+    let id = match column.kind {
+        Kind::Text => format!("t.{}", column.name),
+        Kind::Int => dialect.as_text(&format!("t.{}", column.name)),
+    };
+    let filter = format!(
+        "NOT EXISTS (SELECT 1 FROM events e WHERE e.aggregate_type = ? AND e.aggregate_id = {id}) LIMIT ?"
+    );
+    let sql = format!(
+        "SELECT {} FROM {} t WHERE {filter}",
+        columns(table),
+        table.name
+    );
+    let rows = sqlx::query(dialect.sql(&sql))
+        .bind(table.aggregate)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(|r| decode(table, r)).collect()
 }

@@ -71,15 +71,6 @@ impl Session<'_> {
         Ok(u64::try_from(n).unwrap_or_default())
     }
 
-    /// Up to `limit` events after position `after`, in commit order.
-    pub async fn events_page(
-        &mut self,
-        after: i64,
-        limit: i64,
-    ) -> Result<Vec<StoredEvent>, StoreError> {
-        Ok(events::page(&mut self.tx, self.dialect, after, limit).await?)
-    }
-
     /// Up to `limit` stream heads after the stream `after` (`("", "")` for the first page).
     pub async fn stream_heads(
         &mut self,
@@ -100,9 +91,38 @@ impl Session<'_> {
         Ok(events::hash_at(conn, self.dialect, aggregate_type, aggregate_id, sequence).await?)
     }
 
-    /// Every row of a read table, sorted by key.
-    pub async fn select_all(&mut self, table: &'static Table) -> Result<Vec<Row>, StoreError> {
-        Ok(read_model::select_all(&mut self.tx, self.dialect, table).await?)
+    /// One stream's events, in order.
+    pub async fn stream(
+        &mut self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let conn = &mut self.tx;
+        Ok(events::stream(conn, self.dialect, aggregate_type, aggregate_id, 0).await?)
+    }
+
+    /// The rows of `table` that one stream wrote, sorted by key.
+    pub async fn stream_rows(
+        &mut self,
+        table: &'static Table,
+        aggregate_id: &str,
+    ) -> Result<Vec<Row>, StoreError> {
+        let Some(id) = table.stream_cell(aggregate_id) else {
+            return Ok(Vec::new());
+        };
+        let keys: Vec<&str> = table.key_columns().iter().map(|c| c.name).collect();
+        let filter = format!("{} = ? ORDER BY {}", table.stream_column, keys.join(", "));
+        let conn = &mut *self.tx;
+        Ok(read_model::select(conn, self.dialect, table, &filter, &[id]).await?)
+    }
+
+    /// Up to `limit` rows of `table` whose stream has no events.
+    pub async fn orphans(
+        &mut self,
+        table: &'static Table,
+        limit: i64,
+    ) -> Result<Vec<Row>, StoreError> {
+        Ok(read_model::orphans(&mut self.tx, self.dialect, table, limit).await?)
     }
 
     pub async fn insert(&mut self, table: &Table, rows: &[&Row]) -> Result<(), StoreError> {

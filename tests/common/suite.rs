@@ -184,7 +184,66 @@ pub async fn workload_rows_equal_a_rebuild(server: &str, seed: u64, steps: u64) 
     assert_consistent(engine.store()).await;
 }
 
-/// The whole path: READY moves the listing to owner approval and publishes the change.
+/// `projections verify` names each kind of difference: a changed cell, a missing row, a row
+/// of a stream that wrote no such row, and a row of a stream that has no events at all.
+pub async fn verify_names_every_difference(server: &str) {
+    let engine = fresh_engine(server).await;
+    let store = engine.store();
+    let mut w = workload::Workload::resume(&engine, 4, 4).await.unwrap();
+    w.run(120, &quiet()).await.unwrap();
+    assert_consistent(store).await;
+    let (batch,): (String,) = sqlx::query_as("SELECT MIN(batch_id) FROM media_assets")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    for sql in [
+        "UPDATE media_batches SET batch_reference = 'forged' WHERE batch_id = ?",
+        "DELETE FROM media_assets WHERE batch_id = ? AND client_id = (SELECT c FROM \
+         (SELECT MIN(client_id) AS c FROM media_assets WHERE batch_id = ?) m)",
+        "INSERT INTO media_jobs (job_id, batch_id, listing_id, attempt, status, scope, reason, \
+         asset_count, created_at, started_at, completed_at, last_seq) \
+         VALUES ('extra-job', ?, 1, 9, 'PENDING', 'ALL', NULL, 1, 'x', NULL, NULL, 1)",
+    ] {
+        let mut query = sqlx::query(store.dialect().sql(sql)).bind(&batch);
+        if sql.matches('?').count() == 2 {
+            query = query.bind(&batch);
+        }
+        query.execute(store.pool()).await.unwrap();
+    }
+    sqlx::query(
+        "INSERT INTO listings (listing_id, status, owner_user_id, photographer_user_id, \
+         project_media, updated_at, last_seq) VALUES (987654, 'DRAFT', 1, NULL, 0, 'x', 1)",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let report = verify::verify(store, &quiet()).await.unwrap();
+    let found = |needle: &str| report.differences.iter().any(|d| d.contains(needle));
+    assert!(
+        found(&format!(
+            "media_batches ({batch:?}): batch_reference live=\"forged\""
+        )),
+        "{:?}",
+        report.differences
+    );
+    assert!(
+        found("missing from the live table"),
+        "{:?}",
+        report.differences
+    );
+    assert!(
+        found("media_jobs (\"extra-job\"): in the live table, not implied"),
+        "{:?}",
+        report.differences
+    );
+    assert!(
+        found("listings (987654): in the live table, not implied"),
+        "{:?}",
+        report.differences
+    );
+    assert_eq!(report.differences.len(), 4, "{:?}", report.differences);
+}
+
 /// The first attempt's success for every asset of a batch of listing 5: one `large` rendition
 /// each.
 pub fn succeeded(batch: &Batch, job_id: JobId) -> RecordResult {
@@ -213,6 +272,7 @@ pub fn succeeded(batch: &Batch, job_id: JobId) -> RecordResult {
     }
 }
 
+/// The whole path: READY moves the listing to owner approval and publishes the change.
 pub async fn ready_batch_moves_listing_to_owner_approval(server: &str) {
     let engine = fresh_engine(server).await;
     let listing = sync(&engine, 5, "PENDING_PHOTO_PROCESSING").await;
@@ -578,18 +638,11 @@ async fn rewrite_and_rehash(store: &Store, kind: &str, id: &str, edit: impl Fn(&
         } else {
             e.payload.clone()
         };
-        let hash = toq_evidence::chain::hash(
-            &previous,
-            &toq_evidence::chain::Link {
-                aggregate_type: kind,
-                aggregate_id: id,
-                sequence: e.sequence,
-                event_type: &e.event_type,
-                event_version: &e.event_version,
-                payload: &payload,
-                metadata: &e.metadata,
-            },
-        );
+        let link = toq_evidence::chain::Link {
+            payload: &payload,
+            ..e.link()
+        };
+        let hash = toq_evidence::chain::hash(&previous, &link);
         sqlx::query(
             store
                 .dialect()
