@@ -11,6 +11,7 @@ pub mod time;
 use aggregates::{Listing, ListingEvent, MediaBatch, MediaBatchEvent};
 use cqrs_es::Aggregate;
 use cqrs_es::persist::SerializedEvent;
+use serde::Deserialize;
 
 pub use batch::BatchView;
 pub use listing::ListingView;
@@ -59,13 +60,11 @@ impl View {
         };
         Ok(match self {
             Self::Batch(view) => {
-                let e: MediaBatchEvent =
-                    serde_json::from_value(event.payload.clone()).map_err(payload_error)?;
+                let e = MediaBatchEvent::deserialize(&event.payload).map_err(payload_error)?;
                 view.apply(seq, &e)
             }
             Self::Listing(view) => {
-                let e: ListingEvent =
-                    serde_json::from_value(event.payload.clone()).map_err(payload_error)?;
+                let e = ListingEvent::deserialize(&event.payload).map_err(payload_error)?;
                 view.apply(seq, &e)
             }
         })

@@ -3,7 +3,7 @@
 use aggregates::{BatchId, MediaBatch, MediaBatchEvent};
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::store::{Store, StoreError};
@@ -55,13 +55,12 @@ pub async fn load(
     let mut events = Vec::new();
     for s in &stored {
         let serialized = s.to_serialized(store.upcasters())?;
-        let event: MediaBatchEvent =
-            serde_json::from_value(serialized.payload.clone()).map_err(|source| {
-                StoreError::Corrupt {
-                    position: s.position,
-                    source,
-                }
-            })?;
+        let event = MediaBatchEvent::deserialize(&serialized.payload).map_err(|source| {
+            StoreError::Corrupt {
+                position: s.position,
+                source,
+            }
+        })?;
         if as_of.is_some_and(|t| event.at() > t) {
             break;
         }
