@@ -110,6 +110,30 @@ pub async fn stream(
         .collect()
 }
 
+/// The events of the streams of one type with ids from `first` to `last`, in stream and
+/// sequence order: one range of the `events_stream` index.
+pub async fn streams_between(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    aggregate_type: &str,
+    first: &str,
+    last: &str,
+) -> Result<Vec<StoredEvent>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM events WHERE aggregate_type = ? AND aggregate_id >= ? \
+         AND aggregate_id <= ? ORDER BY aggregate_id, sequence"
+    );
+    sqlx::query(dialect.sql(&sql))
+        .bind(aggregate_type.to_owned())
+        .bind(first.to_owned())
+        .bind(last.to_owned())
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(StoredEvent::from_row)
+        .collect()
+}
+
 /// Up to `limit` stream heads (each stream's last event) after the stream `after`, in stream
 /// order: what a checkpoint signs. Keyed on the `events_stream` index, a page per call.
 pub async fn heads_page(

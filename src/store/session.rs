@@ -91,14 +91,16 @@ impl Session<'_> {
         Ok(events::hash_at(conn, self.dialect, aggregate_type, aggregate_id, sequence).await?)
     }
 
-    /// One stream's events, in order.
-    pub async fn stream(
+    /// The events of every stream of one type with an id from `first` to `last`, in stream
+    /// and sequence order.
+    pub async fn streams_between(
         &mut self,
         aggregate_type: &str,
-        aggregate_id: &str,
+        first: &str,
+        last: &str,
     ) -> Result<Vec<StoredEvent>, StoreError> {
         let conn = &mut self.tx;
-        Ok(events::stream(conn, self.dialect, aggregate_type, aggregate_id, 0).await?)
+        Ok(events::streams_between(conn, self.dialect, aggregate_type, first, last).await?)
     }
 
     /// The rows of `table` that one stream wrote, sorted by key.

@@ -10,12 +10,16 @@ use super::{Session, StoreError, StoredEvent};
 
 /// Streams listed per query.
 const STREAMS_PAGE: i64 = 1_000;
+/// Events read per query: consecutive streams are read together up to this many (a longer
+/// stream alone), so a query serves many streams and memory stays bounded.
+const EVENTS_PER_READ: i64 = 5_000;
 
 /// The streams of the store, one at a time, with their events.
 #[derive(Default)]
 pub struct Streams {
     after: (String, String),
-    queue: VecDeque<Head>,
+    heads: VecDeque<Head>,
+    read: VecDeque<Vec<StoredEvent>>,
     done: bool,
 }
 
@@ -25,7 +29,15 @@ impl Streams {
         &mut self,
         session: &mut Session<'_>,
     ) -> Result<Option<Vec<StoredEvent>>, StoreError> {
-        if self.queue.is_empty() && !self.done {
+        if self.read.is_empty() {
+            self.read_more(session).await?;
+        }
+        Ok(self.read.pop_front())
+    }
+
+    /// Reads the next run of consecutive streams of one aggregate type in one query.
+    async fn read_more(&mut self, session: &mut Session<'_>) -> Result<(), StoreError> {
+        if self.heads.is_empty() && !self.done {
             let page = session
                 .stream_heads((&self.after.0, &self.after.1), STREAMS_PAGE)
                 .await?;
@@ -35,14 +47,29 @@ impl Streams {
                 }
                 None => self.done = true,
             }
-            self.queue.extend(page);
+            self.heads.extend(page);
         }
-        let Some(head) = self.queue.pop_front() else {
-            return Ok(None);
+        let Some(first) = self.heads.pop_front() else {
+            return Ok(());
         };
-        let events = session
-            .stream(&head.aggregate_type, &head.aggregate_id)
+        let (mut last, mut events) = (first.aggregate_id.clone(), first.sequence);
+        while let Some(h) = self.heads.front() {
+            if h.aggregate_type != first.aggregate_type || events + h.sequence > EVENTS_PER_READ {
+                break;
+            }
+            events += h.sequence;
+            last.clone_from(&h.aggregate_id);
+            self.heads.pop_front();
+        }
+        let rows = session
+            .streams_between(&first.aggregate_type, &first.aggregate_id, &last)
             .await?;
-        Ok(Some(events))
+        for event in rows {
+            match self.read.back_mut() {
+                Some(stream) if stream[0].aggregate_id == event.aggregate_id => stream.push(event),
+                _ => self.read.push_back(vec![event]),
+            }
+        }
+        Ok(())
     }
 }
