@@ -15,13 +15,11 @@ use toq_evidence::merkle::RootBuilder;
 use toq_evidence::{EvidenceError, SigningKey, VerifyingKey};
 
 use crate::storage::{ObjectStore, StorageError};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, StreamHeads};
 
 /// Where checkpoints go in the object store; `latest` names the newest one.
 pub const PREFIX: &str = "audit/checkpoints";
 const CONTENT_TYPE: &str = "application/jsonl";
-/// Stream heads read per query.
-const PAGE: i64 = 2_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
@@ -55,23 +53,11 @@ pub async fn take(
     let heads = tempfile::NamedTempFile::new()?;
     let mut out = BufWriter::new(tokio::fs::File::from_std(heads.reopen()?));
     let mut root = RootBuilder::default();
-    let mut after = (String::new(), String::new());
-    loop {
-        let page = session.stream_heads((&after.0, &after.1), PAGE).await?;
-        let Some(last) = page.last() else { break };
-        let next = (last.aggregate_type.clone(), last.aggregate_id.clone());
-        if next <= after {
-            return Err(EvidenceError::Format(
-                "the database does not sort stream ids byte-wise (use a C/binary collation)".into(),
-            )
-            .into());
-        }
-        for head in &page {
-            root.push(head.leaf());
-            out.write_all(&line(head)).await?;
-        }
-        progress.inc(page.len() as u64);
-        after = next;
+    let mut heads_of = StreamHeads::default();
+    while let Some(head) = heads_of.next(&mut session).await? {
+        root.push(head.leaf());
+        out.write_all(&line(&head)).await?;
+        progress.inc(1);
     }
     out.flush().await?;
     session.rollback().await?;

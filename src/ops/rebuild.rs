@@ -29,27 +29,22 @@ pub async fn next_fold(
     streams: &mut Streams,
     session: &mut Session<'_>,
 ) -> Result<Option<Folded>, StoreError> {
-    loop {
-        let Some(events) = streams.next(session).await? else {
-            return Ok(None);
-        };
-        // A stream listed in this transaction has events in it.
-        let Some(first) = events.first() else {
-            continue;
-        };
-        let mut view = View::new(&first.aggregate_type)?;
-        for stored in &events {
-            view.apply(&stored.to_serialized(store.upcasters())?)?;
-        }
-        let mut rows = view.rows();
-        rows.sort();
-        return Ok(Some(Folded {
-            aggregate_type: first.aggregate_type.clone(),
-            aggregate_id: first.aggregate_id.clone(),
-            events: events.len() as u64,
-            rows,
-        }));
+    let Some(events) = streams.next(session).await? else {
+        return Ok(None);
+    };
+    let first = &events[0];
+    let mut view = View::new(&first.aggregate_type)?;
+    for stored in &events {
+        view.apply(&stored.to_serialized(store.upcasters())?)?;
     }
+    let mut rows = view.rows();
+    rows.sort();
+    Ok(Some(Folded {
+        aggregate_type: first.aggregate_type.clone(),
+        aggregate_id: first.aggregate_id.clone(),
+        events: events.len() as u64,
+        rows,
+    }))
 }
 
 #[derive(Debug)]

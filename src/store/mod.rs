@@ -28,7 +28,7 @@ pub use job_queue::{Depth, Enqueue, Queued};
 pub use outbox::OutboxMessage;
 pub use reads::{AssetView, BatchView, JobView, ListingAccess, ListingView};
 pub use session::Session;
-pub use streams::Streams;
+pub use streams::{StreamHeads, Streams};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -51,6 +51,11 @@ pub enum StoreError {
         column: &'static str,
         problem: String,
     },
+    #[error(
+        "stream {next} came after {after}: the database does not sort stream ids byte by byte \
+         (give aggregate_type and aggregate_id a C/binary collation)"
+    )]
+    Collation { after: String, next: String },
     #[error("outbox row {id} cannot be read: {source}")]
     CorruptOutbox { id: i64, source: serde_json::Error },
     /// What the cqrs-es framework reported from the repository, with its cause.
