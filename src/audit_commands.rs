@@ -52,7 +52,7 @@ pub async fn run(config: &Config, command: Audit) -> anyhow::Result<ExitCode> {
     let trusted = |key: Option<String>| -> anyhow::Result<toq_evidence::VerifyingKey> {
         Ok(match key {
             Some(hex) => toq_evidence::verifying_key(&hex)?,
-            None => config.audit_key()?.verifying_key(),
+            None => config.existing_audit_key()?.verifying_key(),
         })
     };
     let objects = || async {
@@ -149,7 +149,7 @@ pub async fn run(config: &Config, command: Audit) -> anyhow::Result<ExitCode> {
         }
         Audit::Key => println!(
             "{}",
-            hex::encode(config.audit_key()?.verifying_key().as_bytes())
+            hex::encode(config.existing_audit_key()?.verifying_key().as_bytes())
         ),
     }
     Ok(ExitCode::SUCCESS)

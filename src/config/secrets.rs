@@ -71,8 +71,18 @@ impl Config {
     /// The key that signs audit checkpoints, never stored in the database: the hex seed in
     /// `TOQ_MEDIA_AUDIT_KEY`, else the file `TOQ_MEDIA_AUDIT_KEY_FILE`, else
     /// `<data dir>/audit.key`, created once (0600) when absent. `toq-media secret audit-key`
-    /// prints a new one.
+    /// prints a new one. For what signs; what only checks takes [`Config::existing_audit_key`].
     pub fn audit_key(&self) -> anyhow::Result<toq_evidence::SigningKey> {
+        self.load_audit_key(true)
+    }
+
+    /// The configured audit key, never created: a check against a key made up on the spot
+    /// could only fail, and would leave the key behind.
+    pub fn existing_audit_key(&self) -> anyhow::Result<toq_evidence::SigningKey> {
+        self.load_audit_key(false)
+    }
+
+    fn load_audit_key(&self, create: bool) -> anyhow::Result<toq_evidence::SigningKey> {
         let (seed, source) = match (var("AUDIT_KEY"), var("AUDIT_KEY_FILE")) {
             (Some(seed), _) => (seed, "TOQ_MEDIA_AUDIT_KEY".to_owned()),
             (None, file) => {
@@ -81,8 +91,13 @@ impl Config {
                 let shown = path.display().to_string();
                 let seed = match std::fs::read_to_string(&path) {
                     Ok(text) => text,
-                    Err(e) if explicit || e.kind() != std::io::ErrorKind::NotFound => {
-                        return Err(e).with_context(|| format!("reading the audit key {shown}"));
+                    Err(e) if explicit || !create || e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(e).with_context(|| {
+                            format!(
+                                "reading the audit key {shown} (set TOQ_MEDIA_AUDIT_KEY, or give \
+                                 the public key with --key)"
+                            )
+                        });
                     }
                     Err(_) => {
                         let seed = new_audit_key()?;

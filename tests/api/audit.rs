@@ -66,24 +66,21 @@ async fn an_export_is_checked_offline_and_fails_after_any_change() {
 
     let signed = stdout(&cli(&app, &["audit", "checkpoint"]));
     assert!(signed.contains("audit/checkpoints/"), "{signed}");
-    let res = app
-        .client
-        .get(format!("{}{proof}", app.address))
-        .bearer_auth(&auditor)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let export = res.bytes().await.unwrap().to_vec();
+    let bytes_of = async |path: &str| {
+        let res = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .bearer_auth(&auditor)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        res.bytes().await.unwrap().to_vec()
+    };
+    let export = bytes_of(&proof).await;
     // An export carries every event: `asOf` does not cut it.
-    let as_of = app
-        .client
-        .get(format!("{}{proof}&asOf=2000-01-01T00:00:00Z", app.address))
-        .bearer_auth(&auditor)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(as_of.bytes().await.unwrap().to_vec(), export);
+    let as_of = bytes_of(&format!("{proof}&asOf=2000-01-01T00:00:00Z")).await;
+    assert_eq!(as_of, export);
 
     // The CLI's export of the same batch under the same checkpoint is the same file.
     let dir = tempfile::tempdir().unwrap();
@@ -126,6 +123,27 @@ async fn an_export_is_checked_offline_and_fails_after_any_change() {
     );
 
     python_checks(dir.path(), &file, &key);
+}
+
+/// Checking needs a key that exists: without one configured and without `--key`, `audit
+/// check` fails naming what to set, and creates no key.
+#[test]
+fn a_check_without_a_key_makes_none_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("export.json");
+    std::fs::write(&export, b"{}").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_toq-media"))
+        .args(["audit", "check"])
+        .arg(&export)
+        .env("TOQ_MEDIA_DATA_DIR", dir.path())
+        .env_remove("TOQ_MEDIA_AUDIT_KEY")
+        .env_remove("TOQ_MEDIA_AUDIT_KEY_FILE")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("--key"), "{said}");
+    assert!(!dir.path().join("audit.key").exists(), "a key was made up");
 }
 
 /// The README's script, run as an auditor would, then over every one-byte change of the file.
