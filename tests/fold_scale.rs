@@ -136,9 +136,11 @@ async fn rebuild_verify_and_audit_of_a_store_ten_times_larger_need_no_more_memor
         let url = store_of(dir.path(), events).await;
         let mut row = Vec::new();
         for args in commands {
+            let started = std::time::Instant::now();
             let (peak, said) = run(dir.path(), &url, args);
             eprintln!(
-                "{events} events, {args:?}: peak RSS {} MiB: {said}",
+                "{events} events, {args:?}: {:.2} s, peak RSS {} MiB: {said}",
+                started.elapsed().as_secs_f64(),
                 peak / 1024
             );
             row.push(peak);

@@ -1,7 +1,7 @@
 //! `projections verify`: fold every event afresh and compare with the live tables, cell by cell,
-//! over one consistent snapshot, one stream at a time (bounded memory at any size): each
-//! stream's rows against the live rows of that stream, then the live rows of streams that have
-//! no events at all.
+//! over one consistent snapshot, streams folded one at a time (bounded memory at any size) and
+//! compared with their live rows a few hundred streams per query, then the live rows of streams
+//! that have no events at all.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -10,11 +10,14 @@ use indicatif::ProgressBar;
 use projections::table::TABLES;
 use projections::{Cell, Row, Table};
 
-use crate::ops::rebuild::next_fold;
-use crate::store::{Store, StoreError, Streams};
+use crate::ops::rebuild::{Folded, next_fold};
+use crate::store::{Session, Store, StoreError, Streams};
 
 /// Rows of streams without events named at most, per table.
 const ORPHANS_SHOWN: i64 = 50;
+/// Folded streams compared with their live rows together, up to this many streams or events.
+const CHECK_STREAMS: usize = 500;
+const CHECK_EVENTS: u64 = 5_000;
 /// Differences kept for the report; the rest are only counted.
 const DIFFERENCES_KEPT: usize = 1_000;
 
@@ -42,26 +45,18 @@ pub async fn verify(store: &Store, progress: &ProgressBar) -> Result<Verified, S
     progress.set_length(session.count_events().await?);
     let mut report = Verified::default();
     let mut streams = Streams::default();
+    let (mut pending, mut pending_events) = (Vec::new(), 0);
     while let Some(folded) = next_fold(store, &mut streams, &mut session).await? {
         report.events += folded.events;
-        for table in TABLES
-            .iter()
-            .filter(|t| t.aggregate == folded.aggregate_type)
-        {
-            let live = session.stream_rows(table, &folded.aggregate_id).await?;
-            let want: Vec<Row> = folded
-                .rows
-                .iter()
-                .filter(|r| r.table == table.name)
-                .cloned()
-                .collect();
-            report.rows += live.len();
-            let mut found = Vec::new();
-            diff(table, &want, &live, &mut found);
-            report.record(found);
-        }
         progress.inc(folded.events);
+        pending_events += folded.events;
+        pending.push(folded);
+        if pending.len() >= CHECK_STREAMS || pending_events >= CHECK_EVENTS {
+            compare(&mut session, &pending, &mut report).await?;
+            (pending, pending_events) = (Vec::new(), 0);
+        }
     }
+    compare(&mut session, &pending, &mut report).await?;
     for table in TABLES {
         let orphans = session.orphans(table, ORPHANS_SHOWN).await?;
         report.rows += orphans.len();
@@ -81,6 +76,36 @@ pub async fn verify(store: &Store, progress: &ProgressBar) -> Result<Verified, S
     session.rollback().await?;
     progress.finish_and_clear();
     Ok(report)
+}
+
+/// Diffs some folded streams against their live rows: one query per table for all of them.
+async fn compare(
+    session: &mut Session<'_>,
+    folded: &[Folded],
+    report: &mut Verified,
+) -> Result<(), StoreError> {
+    for table in TABLES {
+        let ids: Vec<&str> = folded
+            .iter()
+            .filter(|f| f.aggregate_type == table.aggregate)
+            .map(|f| f.aggregate_id.as_str())
+            .collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let live = session.rows_of_streams(table, &ids).await?;
+        let want: Vec<Row> = folded
+            .iter()
+            .flat_map(|f| &f.rows)
+            .filter(|r| r.table == table.name)
+            .cloned()
+            .collect();
+        report.rows += live.len();
+        let mut found = Vec::new();
+        diff(table, &want, &live, &mut found);
+        report.record(found);
+    }
+    Ok(())
 }
 
 fn key_text(key: &[Cell]) -> String {

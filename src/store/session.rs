@@ -1,7 +1,7 @@
 //! One transaction held across many statements: the ops tools' reads over one consistent
 //! snapshot, and a rebuild's replacement of read tables.
 
-use projections::{Row, Table};
+use projections::{Cell, Row, Table};
 use sqlx::{Any, Transaction};
 use tokio::sync::SemaphorePermit;
 use toq_evidence::checkpoint::Head;
@@ -103,19 +103,28 @@ impl Session<'_> {
         Ok(events::streams_between(conn, self.dialect, aggregate_type, first, last).await?)
     }
 
-    /// The rows of `table` that one stream wrote, sorted by key.
-    pub async fn stream_rows(
+    /// The rows of `table` that these streams wrote (one query), sorted by key.
+    pub async fn rows_of_streams(
         &mut self,
         table: &'static Table,
-        aggregate_id: &str,
+        aggregate_ids: &[&str],
     ) -> Result<Vec<Row>, StoreError> {
-        let Some(id) = table.stream_cell(aggregate_id) else {
+        let ids: Vec<Cell> = aggregate_ids
+            .iter()
+            .filter_map(|id| table.stream_cell(id))
+            .collect();
+        if ids.is_empty() {
             return Ok(Vec::new());
-        };
+        }
         let keys: Vec<&str> = table.key_columns().iter().map(|c| c.name).collect();
-        let filter = format!("{} = ? ORDER BY {}", table.stream_column, keys.join(", "));
+        let filter = format!(
+            "{} IN ({}) ORDER BY {}",
+            table.stream_column,
+            vec!["?"; ids.len()].join(", "),
+            keys.join(", ")
+        );
         let conn = &mut *self.tx;
-        Ok(read_model::select(conn, self.dialect, table, &filter, &[id]).await?)
+        Ok(read_model::select(conn, self.dialect, table, &filter, &ids).await?)
     }
 
     /// Up to `limit` rows of `table` whose stream has no events.
