@@ -29,8 +29,14 @@ wire_enum! {
         UnsupportedMedia = "UNSUPPORTED_MEDIA",
         /// More pixels, or more decode memory, than the pipeline allows.
         ImageTooLarge = "IMAGE_TOO_LARGE",
-        /// A missing, truncated or broken image.
+        /// A missing, truncated or broken image, video or document.
         DecodeFailed = "DECODE_FAILED",
+        /// A video longer than the pipeline allows.
+        VideoTooLong = "VIDEO_TOO_LONG",
+        /// A document that cannot be opened without a password.
+        DocumentEncrypted = "DOCUMENT_ENCRYPTED",
+        /// A tool (ffmpeg, pdftoppm) ran past its wall-clock limit and was killed.
+        ProcessingTimeout = "PROCESSING_TIMEOUT",
     }
 }
 
