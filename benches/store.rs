@@ -258,6 +258,7 @@ async fn lifecycle(engine: &Engine, n: u64) -> Result<u64> {
             attempt: 1,
             status: ResultStatus::Running,
             outputs: vec![output],
+            zip: None,
             failure_reason: None,
             now: Utc::now(),
         };

@@ -152,6 +152,8 @@ impl App {
                 let content_type = match f.name.rsplit_once('.').map(|(_, ext)| ext) {
                     Some("png") => "image/png",
                     Some("mp4") => "video/mp4",
+                    Some("mov") => "video/quicktime",
+                    Some("pdf") => "application/pdf",
                     _ => "image/jpeg",
                 };
                 json!({"clientId": f.client_id, "assetType": f.asset_type, "filename": f.name,
@@ -401,7 +403,7 @@ async fn a_corrupt_photo_fails_only_itself() {
         client_id: "clip",
         asset_type: "VIDEO_HORIZONTAL",
         name: "walkthrough.mp4",
-        bytes: b"videos are verified and passed through, never decoded".repeat(100),
+        bytes: b"text is no video: refused before any tool reads it".repeat(100),
     };
     let files = [
         photo("good", "PHOTO_HORIZONTAL", "living-room.jpg"),
@@ -427,12 +429,8 @@ async fn a_corrupt_photo_fails_only_itself() {
         (Some(640), Some(427))
     );
     let clip = asset(&status, "clip");
-    assert_eq!(clip["status"], "PROCESSED", "{clip}");
-    assert_eq!(
-        clip["renditions"],
-        json!({"original": clip["rawObjectKey"]}),
-        "{clip}"
-    );
+    assert_eq!(clip["status"], "FAILED", "{clip}");
+    assert_eq!(clip["errorCode"], "UNSUPPORTED_MEDIA", "{clip}");
     assert_eq!(
         app.listing_status(listing).await,
         "PENDING_PHOTO_PROCESSING"
@@ -824,5 +822,222 @@ async fn progressive_jpegs_wait_for_the_memory_budget_and_the_worker_stays_withi
     assert!(
         peak < baseline + u64::from(budget_mb) * 1024,
         "peak RSS {peak} KiB is over the idle {baseline} KiB + the {budget_mb} MiB budget"
+    );
+}
+
+/// The video and PDF fixtures, made by `scripts/media-fixtures` with ffmpeg and qpdf.
+fn media(client_id: &'static str, asset_type: &'static str, name: &'static str) -> File {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("media-fixtures");
+    let made = std::process::Command::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scripts/media-fixtures"
+    ))
+    .arg(&dir)
+    .status()
+    .expect("scripts/media-fixtures runs (scripts/setup installs ffmpeg and qpdf)");
+    assert!(made.success(), "scripts/media-fixtures failed");
+    File {
+        client_id,
+        asset_type,
+        name,
+        bytes: std::fs::read(dir.join(name)).unwrap(),
+    }
+}
+
+/// The top-level boxes of an MP4, in file order.
+fn top_level_boxes(bytes: &[u8]) -> Vec<String> {
+    let (mut boxes, mut at) = (Vec::new(), 0usize);
+    while at + 8 <= bytes.len() {
+        let size = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as u64;
+        boxes.push(String::from_utf8_lossy(&bytes[at + 4..at + 8]).into_owned());
+        let size = match size {
+            1 => u64::from_be_bytes(bytes[at + 8..at + 16].try_into().unwrap()),
+            0 => (bytes.len() - at) as u64,
+            n => n,
+        };
+        at += usize::try_from(size).unwrap().max(8);
+    }
+    boxes
+}
+
+/// Luma variance of an image: a black frame has next to none.
+fn luma_variance(bytes: &[u8]) -> f64 {
+    let luma = ::image::load_from_memory(bytes).unwrap().to_luma8();
+    let n = luma.pixels().len() as f64;
+    let mean = luma.pixels().map(|p| f64::from(p.0[0])).sum::<f64>() / n;
+    luma.pixels()
+        .map(|p| (f64::from(p.0[0]) - mean).powi(2))
+        .sum::<f64>()
+        / n
+}
+
+/// `ffprobe`'s codec names of a file's streams.
+fn codecs(bytes: &[u8]) -> Vec<String> {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), bytes).unwrap();
+    let out = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_name,width,height",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(file.path())
+        .output()
+        .expect("ffprobe runs");
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn videos_and_documents_get_previews_and_the_batch_a_zip_of_originals() {
+    let app = spawn(WorkerMode::Embedded).await;
+    let listing = 720;
+    let files = [
+        media("clip", "VIDEO_HORIZONTAL", "h264.mp4"),
+        media("phone", "VIDEO_VERTICAL", "hevc-rotated.mov"),
+        media("dark", "VIDEO_HORIZONTAL", "black-start.mp4"),
+        media("plan", "PROJECT_DOC", "doc.pdf"),
+        photo("living", "PHOTO_HORIZONTAL", "living-room.jpg"),
+    ];
+    let batch_id = app.submit(listing, &files).await;
+    let status = app.wait_terminal(listing, &batch_id).await;
+    assert_eq!(status["status"], "READY", "{status}");
+    assert_eq!(app.listing_status(listing).await, "PENDING_OWNER_APPROVAL");
+
+    let phone = asset(&status, "phone");
+    assert_eq!(
+        (phone["width"].as_u64(), phone["height"].as_u64()),
+        (Some(720), Some(1280)),
+        "{phone}"
+    );
+    let duration = phone["durationMillis"].as_u64().unwrap();
+    assert!((1_500..=2_500).contains(&duration), "{phone}");
+    for video in ["clip", "phone", "dark"] {
+        let names: Vec<&String> = asset(&status, video)["renditions"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect();
+        assert_eq!(
+            names,
+            ["large", "medium", "small", "thumbnail", "web"],
+            "{video}"
+        );
+    }
+    let plan = asset(&status, "plan");
+    assert_eq!(plan["pageCount"], 2, "{plan}");
+    assert_eq!(plan["renditions"].as_object().unwrap().len(), 4, "{plan}");
+
+    let thumbnails = app.downloads(listing, &batch_id, "thumbnail").await;
+    let (w, h, format) = decode(&thumbnails["phone"], "phone poster");
+    assert_eq!(format, ImageFormat::Jpeg);
+    assert_eq!((w, h), (180, 320), "upright poster");
+    assert!(
+        luma_variance(&thumbnails["dark"]) > 100.0,
+        "the poster skips the black start"
+    );
+    assert!(
+        luma_variance(&thumbnails["plan"]) > 10.0,
+        "the first page is drawn"
+    );
+
+    let web = app.downloads(listing, &batch_id, "web").await;
+    for video in ["clip", "phone", "dark"] {
+        let boxes = top_level_boxes(&web[video]);
+        let (moov, mdat) = (
+            boxes.iter().position(|b| b == "moov"),
+            boxes.iter().position(|b| b == "mdat"),
+        );
+        assert!(
+            moov.is_some() && moov < mdat,
+            "{video}: faststart {boxes:?}"
+        );
+        let streams = codecs(&web[video]);
+        assert!(
+            streams.iter().any(|s| s.starts_with("h264,")),
+            "{video}: {streams:?}"
+        );
+        // black-start.mp4 has no audio track, and gets none
+        let audio = streams.iter().any(|s| s == "aac");
+        assert_eq!(audio, video != "dark", "{video}: {streams:?}");
+    }
+    assert_eq!(
+        codecs(&web["phone"])[0],
+        "h264,720,1280",
+        "rotation applied"
+    );
+    let (_, _, format) = decode(&web["living"], "a photo's web is its large");
+    assert_eq!(format, ImageFormat::Jpeg);
+
+    let zips = app.downloads(listing, &batch_id, "zip").await;
+    assert_eq!(zips.len(), 1, "one ZIP: {status}");
+    let zip = &zips["zip"];
+    assert_eq!(
+        status["zip"]["bytes"].as_u64(),
+        Some(zip.len() as u64),
+        "{status}"
+    );
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), zip).unwrap();
+    let tested = std::process::Command::new("unzip")
+        .arg("-tq")
+        .arg(file.path())
+        .status()
+        .expect("unzip runs");
+    assert!(tested.success(), "unzip -t");
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip.clone())).unwrap();
+    assert_eq!(archive.len(), files.len());
+    for (i, f) in files.iter().enumerate() {
+        let mut entry = archive.by_index(i).unwrap();
+        assert_eq!(entry.compression(), zip::CompressionMethod::Stored);
+        let name = entry.name().unwrap().to_string();
+        assert!(
+            name.starts_with(&format!("{:02}-{}-", i + 1, f.client_id)),
+            "{name}"
+        );
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut bytes).unwrap();
+        assert_eq!(Sha256::digest(&bytes), Sha256::digest(&f.bytes), "{name}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn broken_videos_and_documents_fail_alone_with_their_codes() {
+    let app = spawn(WorkerMode::Embedded).await;
+    let listing = 721;
+    let files = [
+        photo("good", "PHOTO_HORIZONTAL", "living-room.jpg"),
+        media("cut", "VIDEO_HORIZONTAL", "truncated.mp4"),
+        media("playlist", "VIDEO_HORIZONTAL", "playlist.mp4"),
+        media("locked", "PROJECT_DOC", "encrypted.pdf"),
+    ];
+    let batch_id = app.submit(listing, &files).await;
+    let status = app.wait_terminal(listing, &batch_id).await;
+    assert_eq!(status["status"], "FAILED", "{status}");
+    assert_eq!(asset(&status, "good")["status"], "PROCESSED", "{status}");
+    for (client_id, code) in [
+        ("cut", "DECODE_FAILED"),
+        ("playlist", "UNSUPPORTED_MEDIA"),
+        ("locked", "DOCUMENT_ENCRYPTED"),
+    ] {
+        let a = asset(&status, client_id);
+        assert_eq!(a["status"], "FAILED", "{a}");
+        assert_eq!(a["errorCode"], code, "{a}");
+        let message = a["errorMessage"].as_str().unwrap();
+        assert!(
+            !message.contains("/tmp/"),
+            "no worker paths reach clients: {message}"
+        );
+    }
+    assert!(
+        status["zip"].is_null(),
+        "a failed batch has no ZIP: {status}"
     );
 }

@@ -369,6 +369,20 @@ impl RenditionPrefix {
         Self(format!("{listing}/processed/{segment}/{batch}/{attempt}/"))
     }
 
+    /// Where an attempt's ZIP of originals lies: `{listing}/processed/zip/{batch}/{attempt}/`.
+    pub fn zip(listing: ListingId, batch: BatchId, attempt: u32) -> Self {
+        Self(format!("{listing}/processed/zip/{batch}/{attempt}/"))
+    }
+
+    /// The ZIP's own key under [`RenditionPrefix::zip`]: `{batchId}.zip`, a file name that says
+    /// which batch a download holds.
+    pub fn zip_key(listing: ListingId, batch: BatchId, attempt: u32) -> ObjectKey {
+        ObjectKey(format!(
+            "{}{batch}.zip",
+            Self::zip(listing, batch, attempt).0
+        ))
+    }
+
     /// `{prefix}{size}/{seq:02}-{clientRef}.{extension}`. `size` and `extension` come from the
     /// image options, not from clients, but go through [`SafeName`] as well, so that no
     /// configuration can produce a key outside the layout.
@@ -410,6 +424,8 @@ pub struct RenditionName(String);
 impl RenditionName {
     /// The pass-through of a video or document: the raw upload itself, under its own key.
     pub const ORIGINAL: &'static str = "original";
+    /// A video's H.264/AAC faststart MP4.
+    pub const WEB: &'static str = "web";
 
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
         let fits = (1..=32).contains(&raw.len())

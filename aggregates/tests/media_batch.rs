@@ -148,6 +148,7 @@ fn asset_ok(i: usize, attempt: u32, at: DateTime<Utc>) -> E {
         width: Some(1920),
         height: Some(1080),
         duration_millis: None,
+        page_count: None,
     };
     asset_processed(i, attempt, outcome, at)
 }
@@ -165,6 +166,7 @@ fn ready(attempt: u32, at: DateTime<Utc>) -> E {
         job_id: job(attempt),
         attempt,
         at,
+        zip: None,
     })
 }
 
@@ -333,6 +335,7 @@ fn result(status: ResultStatus, outputs: Vec<AssetOutput>) -> RecordResult {
         attempt: 1,
         status,
         outputs,
+        zip: None,
         failure_reason: None,
         now: t(30),
     }
@@ -763,6 +766,7 @@ fn original_is_accepted_as_the_assets_own_raw_key() {
                 width: Some(1920),
                 height: Some(1080),
                 duration_millis: None,
+                page_count: None,
             },
             t(30),
         )]);
@@ -785,6 +789,7 @@ fn rendition_names_and_pipeline_texts_are_bounded() {
 
     let long = "é".repeat(2000);
     let failure = C::RecordResult(RecordResult {
+        zip: None,
         failure_reason: Some(long.clone()),
         ..result(
             ResultStatus::Failed,
@@ -823,6 +828,7 @@ fn a_succeeded_job_fails_the_assets_it_did_not_report() {
 
 fn pipeline_failure() -> C {
     C::RecordResult(RecordResult {
+        zip: None,
         failure_reason: Some("out of memory".into()),
         ..result(ResultStatus::Failed, vec![output(1)])
     })
@@ -858,6 +864,81 @@ fn a_failed_job_fails_the_batch_with_pipeline_failed() {
             asset_failed(3, 1, "PIPELINE_FAILED", "out of memory", t(30)),
             failed(Some(job(1)), 1, "PIPELINE_FAILED", "out of memory", t(30)),
         ]);
+}
+
+fn zip_key(attempt: u32) -> String {
+    format!("123/processed/zip/{BATCH}/{attempt}/{BATCH}.zip")
+}
+
+fn with_zip(status: ResultStatus, key: String, bytes: u64) -> C {
+    C::RecordResult(RecordResult {
+        zip: Some(ZipOutput {
+            object_key: key,
+            bytes,
+        }),
+        ..result(status, (1..=3).map(output).collect())
+    })
+}
+
+#[test]
+fn a_ready_batch_keeps_the_zip_its_job_made() {
+    let E::Ready(ready) = ready(1, t(30)) else {
+        unreachable!()
+    };
+    given(in_processing())
+        .when(with_zip(ResultStatus::Succeeded, zip_key(1), 4096))
+        .then_expect_events(vec![
+            asset_ok(1, 1, t(30)),
+            asset_ok(2, 1, t(30)),
+            asset_ok(3, 1, t(30)),
+            E::Ready(Ready {
+                zip: Some(BatchZip {
+                    object_key: key(&zip_key(1)),
+                    bytes: 4096,
+                }),
+                ..ready
+            }),
+        ]);
+}
+
+#[test]
+fn a_zip_outside_the_attempt_or_without_success_is_refused() {
+    let foreign = [
+        zip_key(2),
+        format!("123/processed/photo/{BATCH}/1/{BATCH}.zip"),
+        format!("124/processed/zip/{BATCH}/1/{BATCH}.zip"),
+        raw_key(1),
+    ];
+    for zip in foreign {
+        let rule = format!("must lie under this attempt's 123/processed/zip/{BATCH}/1/");
+        given(in_processing())
+            .when(with_zip(ResultStatus::Succeeded, zip, 10))
+            .then_expect_error(MediaBatchError::ForeignRendition(vec![field(
+                "zip.objectKey",
+                &rule,
+            )]));
+    }
+    let invalid = [
+        (
+            ResultStatus::Running,
+            zip_key(1),
+            10,
+            "zip",
+            "is reported only with SUCCEEDED",
+        ),
+        (
+            ResultStatus::Succeeded,
+            zip_key(1),
+            0,
+            "zip.bytes",
+            "must be at least 1",
+        ),
+    ];
+    for (status, zip, bytes, name, message) in invalid {
+        given(in_processing())
+            .when(with_zip(status, zip, bytes))
+            .then_expect_error(MediaBatchError::Invalid(vec![field(name, message)]));
+    }
 }
 
 #[test]

@@ -36,8 +36,10 @@ pub struct JobAsset {
 pub enum Treatment {
     /// Decode and write resized renditions.
     Image,
-    /// Verify and hand back the raw object as `original` (videos, PDFs).
-    PassThrough,
+    /// Probe, poster frames and a web rendition.
+    Video,
+    /// A PDF: a preview of its first page.
+    Document,
 }
 
 impl JobAsset {
@@ -50,9 +52,8 @@ impl JobAsset {
                 Treatment::Image
             }
             AssetType::ProjectDoc if self.content_type.starts_with("image/") => Treatment::Image,
-            AssetType::ProjectDoc | AssetType::VideoVertical | AssetType::VideoHorizontal => {
-                Treatment::PassThrough
-            }
+            AssetType::ProjectDoc => Treatment::Document,
+            AssetType::VideoVertical | AssetType::VideoHorizontal => Treatment::Video,
         }
     }
 }
@@ -149,16 +150,10 @@ mod tests {
         let treat = |t: &str, ct: &str| {
             Job::parse(&payload(9, "9/raw/a", t, ct)).unwrap().assets[0].treatment()
         };
-        assert_eq!(
-            treat("PROJECT_DOC", "application/pdf"),
-            Treatment::PassThrough
-        );
+        assert_eq!(treat("PROJECT_DOC", "application/pdf"), Treatment::Document);
         assert_eq!(treat("PROJECT_DOC", "image/png"), Treatment::Image);
         assert_eq!(treat("PROJECT_RENDER", "image/png"), Treatment::Image);
-        assert_eq!(
-            treat("VIDEO_HORIZONTAL", "video/mp4"),
-            Treatment::PassThrough
-        );
+        assert_eq!(treat("VIDEO_HORIZONTAL", "video/mp4"), Treatment::Video);
         assert_eq!(
             treat("PHOTO_HORIZONTAL", "application/pdf"),
             Treatment::Image

@@ -3,6 +3,7 @@
 
 use aggregates::{
     AssetOutput, BatchId, FieldError, JobId, MediaBatchCommand, RecordResult, ResultStatus,
+    ZipOutput,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -32,6 +33,9 @@ pub struct CallbackBody {
     pub status: String,
     #[serde(default)]
     pub outputs: Vec<AssetOutput>,
+    /// The batch's ZIP of originals, with `SUCCEEDED`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zip: Option<ZipOutput>,
     pub failure_reason: Option<String>,
 }
 
@@ -44,6 +48,7 @@ pub struct ResultMessage {
     pub status: ResultStatus,
     /// Checked by the batch itself, which knows its assets and keys.
     pub outputs: Vec<AssetOutput>,
+    pub zip: Option<ZipOutput>,
     pub failure_reason: Option<String>,
 }
 
@@ -55,6 +60,7 @@ impl ResultMessage {
             attempt: self.attempt,
             status: self.status,
             outputs: self.outputs,
+            zip: self.zip,
             failure_reason: self.failure_reason,
             now,
         });
@@ -88,6 +94,7 @@ impl TryFrom<CallbackBody> for ResultMessage {
             attempt: body.attempt,
             status,
             outputs: body.outputs,
+            zip: body.zip,
             failure_reason: body.failure_reason,
         })
     }
@@ -102,6 +109,7 @@ impl From<&ResultMessage> for CallbackBody {
             attempt: m.attempt,
             status: m.status.as_str().to_owned(),
             outputs: m.outputs.clone(),
+            zip: m.zip.clone(),
             failure_reason: m.failure_reason.clone(),
         }
     }
@@ -118,6 +126,7 @@ mod tests {
             attempt,
             status: status.into(),
             outputs: vec![],
+            zip: None,
             failure_reason: None,
         }
     }

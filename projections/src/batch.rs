@@ -27,6 +27,9 @@ pub struct BatchRow {
     pub ready_at: Option<String>,
     /// The attempt whose renditions are the newest complete set, downloadable during a retry.
     pub ready_attempt: Option<u32>,
+    /// The ZIP of originals of the READY attempt, with its length.
+    pub zip_key: Option<String>,
+    pub zip_bytes: Option<u64>,
     pub asset_count: u32,
     pub total_bytes: u64,
     pub created_at: String,
@@ -60,6 +63,8 @@ impl BatchRow {
                 self.received_at.clone().into(),
                 self.ready_at.clone().into(),
                 self.ready_attempt.into(),
+                self.zip_key.clone().into(),
+                self.zip_bytes.into(),
                 self.asset_count.into(),
                 self.total_bytes.into(),
                 self.created_at.clone().into(),
@@ -86,6 +91,7 @@ pub struct AssetRow {
     pub width: Option<u32>,
     pub height: Option<u32>,
     pub duration_millis: Option<u64>,
+    pub page_count: Option<u32>,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
     pub metadata: BTreeMap<String, String>,
@@ -113,6 +119,7 @@ impl AssetRow {
                 self.width.into(),
                 self.height.into(),
                 self.duration_millis.into(),
+                self.page_count.into(),
                 self.error_code.clone().into(),
                 self.error_message.clone().into(),
                 json(&self.metadata),
@@ -211,6 +218,8 @@ impl BatchView {
                 received_at: None,
                 ready_at: None,
                 ready_attempt: None,
+                zip_key: None,
+                zip_bytes: None,
                 asset_count: u32::try_from(e.files.len()).unwrap_or(u32::MAX),
                 total_bytes: e.files.iter().map(|f| f.file.bytes).sum(),
                 created_at: at.clone(),
@@ -235,6 +244,7 @@ impl BatchView {
                     width: None,
                     height: None,
                     duration_millis: None,
+                    page_count: None,
                     error_code: None,
                     error_message: None,
                     metadata: f.file.metadata.clone(),
@@ -337,6 +347,7 @@ impl BatchView {
                             width,
                             height,
                             duration_millis,
+                            page_count,
                         } => {
                             asset.status = AssetStatus::Processed;
                             asset.renditions = renditions
@@ -346,6 +357,7 @@ impl BatchView {
                             asset.width = *width;
                             asset.height = *height;
                             asset.duration_millis = *duration_millis;
+                            asset.page_count = *page_count;
                         }
                         AssetOutcome::Failed {
                             error_code,
@@ -364,6 +376,8 @@ impl BatchView {
                 batch.status_message = None;
                 batch.ready_at = Some(at.clone());
                 batch.ready_attempt = Some(e.attempt);
+                batch.zip_key = e.zip.as_ref().map(|z| z.object_key.to_string());
+                batch.zip_bytes = e.zip.as_ref().map(|z| z.bytes);
                 finish_job(&mut self.jobs, JobStatus::Succeeded, &at, seq);
                 return vec![outbox::media_ready(batch)];
             }

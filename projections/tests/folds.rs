@@ -197,6 +197,7 @@ fn succeeded(attempt: u32, i: usize, minute: u32) -> MediaBatchEvent {
         width: Some(1920),
         height: Some(1080),
         duration_millis: (i == VIDEO).then_some(12_000),
+        page_count: None,
     };
     processed(attempt, i, outcome, minute)
 }
@@ -214,6 +215,7 @@ fn ready(attempt: u32, minute: u32) -> MediaBatchEvent {
         job_id: job_id(attempt),
         attempt,
         at: at(minute),
+        zip: None,
     })
 }
 

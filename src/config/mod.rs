@@ -36,6 +36,13 @@ pub struct Config {
     /// MiB the built-in worker's image renders may hold together, by their header estimates
     /// (`TOQ_MEDIA_WORKER_MEMORY_BUDGET_MB`).
     pub worker_memory_budget_mb: u32,
+    /// Videos the built-in worker probes and transcodes at once, in their own lane beside the
+    /// photos (`TOQ_MEDIA_WORKER_VIDEO_CONCURRENCY`).
+    pub worker_video_concurrency: usize,
+    /// Longer videos fail with `VIDEO_TOO_LONG` (`TOQ_MEDIA_VIDEO_MAX_SECONDS`).
+    pub video_max_duration: std::time::Duration,
+    /// Wall-clock limit of one ffmpeg or pdftoppm run (`TOQ_MEDIA_TOOL_TIMEOUT_SECONDS`).
+    pub tool_timeout: std::time::Duration,
     /// How long a job a worker took stays hidden from others without a heartbeat: how soon
     /// the job of a worker that died is picked up again (`TOQ_MEDIA_WORKER_VISIBILITY_SECONDS`).
     pub worker_visibility: std::time::Duration,
@@ -249,6 +256,18 @@ impl Config {
             worker_memory_budget_mb: match number("WORKER_MEMORY_BUDGET_MB", 512u32)? {
                 0 => anyhow::bail!("TOQ_MEDIA_WORKER_MEMORY_BUDGET_MB must be at least 1"),
                 n => n,
+            },
+            worker_video_concurrency: match number("WORKER_VIDEO_CONCURRENCY", 1usize)? {
+                0 => anyhow::bail!("TOQ_MEDIA_WORKER_VIDEO_CONCURRENCY must be at least 1"),
+                n => n,
+            },
+            video_max_duration: match number("VIDEO_MAX_SECONDS", 600u64)? {
+                0 => anyhow::bail!("TOQ_MEDIA_VIDEO_MAX_SECONDS must be at least 1"),
+                n => std::time::Duration::from_secs(n),
+            },
+            tool_timeout: match number("TOOL_TIMEOUT_SECONDS", 1800u64)? {
+                0 => anyhow::bail!("TOQ_MEDIA_TOOL_TIMEOUT_SECONDS must be at least 1"),
+                n => std::time::Duration::from_secs(n),
             },
             worker_visibility: match number("WORKER_VISIBILITY_SECONDS", 60u64)? {
                 0 => anyhow::bail!("TOQ_MEDIA_WORKER_VISIBILITY_SECONDS must be at least 1"),

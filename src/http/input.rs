@@ -157,19 +157,67 @@ pub struct Downloads {
     pub listing_id: ListingId,
     /// Without it, the listing's newest READY batch.
     pub batch_id: Option<BatchId>,
-    pub resolution: &'static str,
+    pub resolution: Resolution,
 }
 
-/// What downloads hand out: the sizes the worker renders, named by its image options (smallest
-/// first), then the original upload. Computed once: the sizes are fixed for the process.
-pub(crate) static RESOLUTIONS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+/// What one download hands out (API.md §5 `resolution`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    /// A rendered size; an asset without it (a video or document that passed through) gives
+    /// its original.
+    Size(&'static str),
+    /// A video's web rendition; any other asset gives its largest size.
+    Web,
+    Original,
+    /// One entry: the batch's ZIP of originals.
+    Zip,
+}
+
+/// The name of the batch ZIP's resolution.
+pub(crate) const ZIP: &str = "zip";
+
+impl Resolution {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Size(name) => name,
+            Self::Web => RenditionName::WEB,
+            Self::Original => RenditionName::ORIGINAL,
+            Self::Zip => ZIP,
+        }
+    }
+}
+
+/// The sizes the worker renders, named by its image options, smallest first. Computed once:
+/// they are fixed for the process.
+pub(crate) static SIZES: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
     let sizes = toq_imaging::ImageOptions::default().sizes;
-    sizes
-        .into_iter()
-        .map(|(name, _)| &*name.leak())
-        .chain([RenditionName::ORIGINAL])
+    sizes.into_iter().map(|(name, _)| &*name.leak()).collect()
+});
+
+/// What downloads hand out: the sizes, then `web`, `original` and `zip`.
+pub(crate) static RESOLUTIONS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    SIZES
+        .iter()
+        .copied()
+        .chain([RenditionName::WEB, RenditionName::ORIGINAL, ZIP])
         .collect()
 });
+
+impl Resolution {
+    fn parse(asked: &str) -> Option<Self> {
+        match asked {
+            RenditionName::WEB => Some(Self::Web),
+            RenditionName::ORIGINAL => Some(Self::Original),
+            ZIP => Some(Self::Zip),
+            _ => SIZES.iter().find(|&&n| n == asked).map(|&n| Self::Size(n)),
+        }
+    }
+
+    /// The largest rendered size.
+    pub fn largest() -> Self {
+        Self::Size(SIZES[SIZES.len() - 1])
+    }
+}
 
 impl TryFrom<DownloadsRequest> for Downloads {
     type Error = ApiError;
@@ -179,14 +227,15 @@ impl TryFrom<DownloadsRequest> for Downloads {
             .as_deref()
             .map(|b| batch_id(Some(b)))
             .transpose();
-        // Without one, the largest rendered size (the last before the original).
-        let names = &*RESOLUTIONS;
         let resolution = match body.resolution.as_deref() {
-            None => Ok(names[names.len() - 2]),
-            Some(asked) => match names.iter().find(|&&n| n == asked) {
-                Some(&name) => Ok(name),
-                None => broken("resolution", format!("must be one of {}", names.join(", "))),
-            },
+            None => Ok(Resolution::largest()),
+            Some(asked) => Resolution::parse(asked).map_or_else(
+                || {
+                    let names = RESOLUTIONS.join(", ");
+                    broken("resolution", format!("must be one of {names}"))
+                },
+                Ok,
+            ),
         };
         match (listing_id(body.listing_identity_id), batch, resolution) {
             (Ok(listing_id), Ok(batch_id), Ok(resolution)) => Ok(Self {

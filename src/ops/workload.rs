@@ -321,6 +321,7 @@ impl<'e> Workload<'e> {
             attempt,
             status,
             outputs,
+            zip: None,
             failure_reason: None,
             now,
         })

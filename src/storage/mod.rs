@@ -191,12 +191,79 @@ impl ObjectStore {
         }
     }
 
+    /// Starts an object the service writes in pieces (the batch ZIP), in bounded memory
+    /// whatever its size: nothing appears under `key` until [`ObjectWriter::finish`].
+    pub async fn create(
+        &self,
+        key: &ObjectKey,
+        content_type: &str,
+    ) -> Result<ObjectWriter<'_>, StorageError> {
+        let sink = match self {
+            Self::Local(store) => Sink::Local(store.create(key).await?),
+            Self::S3(store) => Sink::S3(store.create(key, content_type)),
+        };
+        Ok(ObjectWriter {
+            sink,
+            content_type: content_type.to_owned(),
+            hasher: Sha256::new(),
+            bytes: 0,
+        })
+    }
+
     /// Whether the store answers, for `/readyz`: the local directory always does; the bucket
     /// must exist and be reachable with our credentials.
     pub async fn check(&self) -> Result<(), StorageError> {
         match self {
             Self::Local(_) => Ok(()),
             Self::S3(store) => store.check().await,
+        }
+    }
+}
+
+/// An object being written in pieces (see [`ObjectStore::create`]), counted and hashed as it
+/// goes.
+pub struct ObjectWriter<'a> {
+    sink: Sink<'a>,
+    content_type: String,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+enum Sink<'a> {
+    Local(local::LocalWriter<'a>),
+    S3(s3::S3Writer<'a>),
+}
+
+impl ObjectWriter<'_> {
+    pub async fn write(&mut self, data: &[u8]) -> Result<(), StorageError> {
+        self.hasher.update(data);
+        self.bytes += data.len() as u64;
+        match &mut self.sink {
+            Sink::Local(w) => Ok(w.write(data).await?),
+            Sink::S3(w) => w.write(data).await,
+        }
+    }
+
+    /// Stores the object whole under its key, with its size and SHA-256.
+    pub async fn finish(self) -> Result<StoredObject, StorageError> {
+        let stored = StoredObject {
+            bytes: self.bytes,
+            checksum: Checksum::from_bytes(self.hasher.finalize().into()),
+        };
+        match self.sink {
+            Sink::Local(w) => {
+                w.finish(&stored, &self.content_type).await?;
+                Ok(stored)
+            }
+            Sink::S3(w) => w.finish(stored).await,
+        }
+    }
+
+    /// Gives up: nothing is left under the key, nor a multipart upload in the bucket.
+    pub async fn abort(self) {
+        match self.sink {
+            Sink::Local(w) => drop(w),
+            Sink::S3(w) => w.abort().await,
         }
     }
 }

@@ -199,6 +199,18 @@ impl S3Store {
         Ok(stored)
     }
 
+    /// Starts an object written in pieces: a multipart upload once it outgrows one part.
+    pub fn create(&self, key: &ObjectKey, content_type: &str) -> S3Writer<'_> {
+        S3Writer {
+            store: self,
+            key: key.clone(),
+            content_type: content_type.to_owned(),
+            upload_id: None,
+            parts: Vec::new(),
+            buffer: Vec::new(),
+        }
+    }
+
     /// The bucket exists and our credentials reach it.
     pub async fn check(&self) -> Result<(), StorageError> {
         match self.client.head_bucket().bucket(&self.bucket).send().await {
@@ -243,4 +255,130 @@ fn from_base64(encoded: &str) -> Option<Checksum> {
         .decode(encoded)
         .ok()?;
     Some(Checksum::from_bytes(bytes.try_into().ok()?))
+}
+
+/// Bytes buffered per part: S3 wants at least 5 MiB for every part but the last.
+const PART: usize = 8 << 20;
+
+/// An S3 object being written in pieces (see [`S3Store::create`]): at most one part held in
+/// memory. An object that stays under one part is sent as one PUT; a larger one goes up as a
+/// multipart upload, completed by [`S3Writer::finish`] or aborted by [`S3Writer::abort`], so
+/// that a failed write leaves no upload behind.
+pub struct S3Writer<'a> {
+    store: &'a S3Store,
+    key: ObjectKey,
+    content_type: String,
+    upload_id: Option<String>,
+    parts: Vec<aws_sdk_s3::types::CompletedPart>,
+    buffer: Vec<u8>,
+}
+
+impl S3Writer<'_> {
+    pub async fn write(&mut self, data: &[u8]) -> Result<(), StorageError> {
+        self.buffer.extend_from_slice(data);
+        while self.buffer.len() >= PART {
+            let rest = self.buffer.split_off(PART);
+            let part = std::mem::replace(&mut self.buffer, rest);
+            self.upload_part(part).await?;
+        }
+        Ok(())
+    }
+
+    async fn upload_part(&mut self, part: Vec<u8>) -> Result<(), StorageError> {
+        let (client, bucket) = (&self.store.client, &self.store.bucket);
+        let upload_id = match &self.upload_id {
+            Some(id) => id.clone(),
+            None => {
+                let created = client
+                    .create_multipart_upload()
+                    .bucket(bucket)
+                    .key(self.key.as_str())
+                    .content_type(&self.content_type)
+                    .send()
+                    .await
+                    .map_err(s3_error)?;
+                let id = created
+                    .upload_id()
+                    .ok_or_else(|| StorageError::S3("no upload id for a multipart upload".into()))?
+                    .to_owned();
+                self.upload_id.insert(id).clone()
+            }
+        };
+        let number = i32::try_from(self.parts.len() + 1).unwrap_or(i32::MAX);
+        let uploaded = client
+            .upload_part()
+            .bucket(bucket)
+            .key(self.key.as_str())
+            .upload_id(upload_id)
+            .part_number(number)
+            .body(ByteStream::from(part))
+            .send()
+            .await
+            .map_err(s3_error)?;
+        self.parts.push(
+            aws_sdk_s3::types::CompletedPart::builder()
+                .part_number(number)
+                .set_e_tag(uploaded.e_tag().map(str::to_owned))
+                .build(),
+        );
+        Ok(())
+    }
+
+    /// Sends what is left and makes the object whole; `stored` is what the caller counted.
+    pub async fn finish(mut self, stored: StoredObject) -> Result<StoredObject, StorageError> {
+        if self.upload_id.is_none() {
+            let body = ByteStream::from(std::mem::take(&mut self.buffer));
+            return self
+                .store
+                .put(&self.key, body, stored, &self.content_type)
+                .await;
+        }
+        if !self.buffer.is_empty() {
+            let last = std::mem::take(&mut self.buffer);
+            if let Err(e) = self.upload_part(last).await {
+                self.abort().await;
+                return Err(e);
+            }
+        }
+        let completed = aws_sdk_s3::types::CompletedMultipartUpload::builder()
+            .set_parts(Some(std::mem::take(&mut self.parts)))
+            .build();
+        let done = self
+            .store
+            .client
+            .complete_multipart_upload()
+            .bucket(&self.store.bucket)
+            .key(self.key.as_str())
+            .upload_id(self.upload_id.clone().unwrap_or_default())
+            .multipart_upload(completed)
+            .send()
+            .await;
+        match done {
+            Ok(_) => Ok(stored),
+            Err(e) => {
+                self.abort().await;
+                Err(s3_error(e))
+            }
+        }
+    }
+
+    /// Drops the multipart upload, if one was started; a failure is logged, since the bucket's
+    /// lifecycle rule for incomplete uploads is the second net (README).
+    pub async fn abort(self) {
+        let Some(upload_id) = &self.upload_id else {
+            return;
+        };
+        let aborted = self
+            .store
+            .client
+            .abort_multipart_upload()
+            .bucket(&self.store.bucket)
+            .key(self.key.as_str())
+            .upload_id(upload_id)
+            .send()
+            .await;
+        if let Err(e) = aborted {
+            tracing::warn!(key = %self.key, error = %describe(&e), "aborting a multipart upload failed");
+        }
+    }
 }

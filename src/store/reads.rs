@@ -52,6 +52,8 @@ pub struct BatchView {
     pub deleted: bool,
     pub upload_expires_at: String,
     pub ready_attempt: Option<u32>,
+    /// The READY attempt's ZIP of originals: its key and length.
+    pub zip: Option<(ObjectKey, u64)>,
     pub asset_count: u32,
     pub total_bytes: u64,
     pub created_at: String,
@@ -71,6 +73,8 @@ pub struct AssetView {
     pub renditions: BTreeMap<String, ObjectKey>,
     pub width: Option<u32>,
     pub height: Option<u32>,
+    pub duration_millis: Option<u64>,
+    pub page_count: Option<u32>,
     /// The pipeline's code: the built-in worker's are [`FailureCode`]s, an external one may
     /// report its own.
     pub error_code: Option<String>,
@@ -192,6 +196,9 @@ fn batch_of(row: &Row) -> Result<BatchView, StoreError> {
         deleted: f.flag("deleted")?,
         upload_expires_at: f.text("upload_expires_at")?,
         ready_attempt: f.opt_int("ready_attempt")?,
+        zip: f
+            .opt_parsed("zip_key", ObjectKey::parse)?
+            .zip(f.opt_int("zip_bytes")?),
         asset_count: f.int("asset_count")?,
         total_bytes: f.int("total_bytes")?,
         created_at: f.text("created_at")?,
@@ -221,6 +228,8 @@ fn asset_of(row: &Row) -> Result<AssetView, StoreError> {
         renditions,
         width: f.opt_int("width")?,
         height: f.opt_int("height")?,
+        duration_millis: f.opt_int("duration_millis")?,
+        page_count: f.opt_int("page_count")?,
         error_code: f.opt_text("error_code")?,
         error_message: f.opt_text("error_message")?,
         metadata: f.map("metadata")?,

@@ -8,6 +8,8 @@
 //! - `memory`: the memory budget that image renders reserve from (`toq_imaging` does the rendering
 //!   and estimates it).
 //! - `asset`: one asset read, verified, rendered or passed through, as an output.
+//! - `media`: videos and PDFs through their sandboxed tools (`toq_tools`) and the photo pipeline.
+//! - `bundle`: the batch ZIP of originals, written when a job succeeds.
 //! - `report`: results into the `MediaBatch` aggregate, as the callback does.
 //! - `heartbeat`: visibility extension while a job runs.
 //! - `runner`: the loop, its concurrency bound, and the delete-after-record rule.
@@ -20,8 +22,10 @@
 //! `listing_id` and the `traceparent` of the command that made it.
 
 pub mod asset;
+pub mod bundle;
 pub mod heartbeat;
 pub mod keys;
+pub mod media;
 pub mod memory;
 pub mod report;
 pub mod runner;

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use aggregates::{AssetOutput, ResultStatus};
+use aggregates::{AssetOutput, ResultStatus, ZipOutput};
 use sha2::{Digest, Sha256};
 use toq_contract::result::{CallbackBody, ResultMessage};
 
@@ -34,13 +34,15 @@ pub enum ReportError {
     Queue(#[from] SqsError),
 }
 
-/// Reports one step of a job: `RUNNING` with the outputs so far, or `SUCCEEDED` with all.
+/// Reports one step of a job: `RUNNING` with the outputs so far, or `SUCCEEDED` with all
+/// (and the batch ZIP, when one was made).
 pub async fn report(
     engine: &Engine,
     results: Option<&SqsQueue>,
     job: &Job,
     status: ResultStatus,
     outputs: Vec<AssetOutput>,
+    zip: Option<ZipOutput>,
 ) -> Result<Reported, ReportError> {
     let message = ResultMessage {
         job_id: job.job_id,
@@ -48,6 +50,7 @@ pub async fn report(
         attempt: job.attempt,
         status,
         outputs,
+        zip,
         failure_reason: None,
     };
     let Some(queue) = results else {

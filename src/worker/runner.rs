@@ -8,13 +8,17 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aggregates::{AssetOutput, AssetProgress, BatchStatus, ResultStatus};
+use aggregates::{
+    AssetOutput, AssetProgress, Batch, BatchStatus, RenditionPrefix, ResultStatus, ZipOutput,
+};
 use futures_util::StreamExt;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use toq_imaging::ImageOptions;
+use toq_tools::{Limits, Toolbox, VideoLimits};
 
-use super::asset;
+use super::asset::{Pipeline, Work};
+use super::bundle::{self, BundleError, Entry};
 use super::heartbeat::Heartbeat;
 use super::job::{Job, JobAsset};
 use super::memory::MemoryBudget;
@@ -41,6 +45,11 @@ pub struct Settings {
     pub image: ImageOptions,
     /// MiB that image renders in flight may hold together, by their header estimates.
     pub memory_budget_mb: u32,
+    /// Videos worked on at once, in their own lane: they hold no photo slot.
+    pub video_concurrency: usize,
+    pub video: VideoLimits,
+    /// What each ffmpeg or pdftoppm run may use.
+    pub tools: Limits,
 }
 
 impl Default for Settings {
@@ -54,6 +63,9 @@ impl Default for Settings {
             shutdown_grace: Duration::from_secs(10),
             image: ImageOptions::default(),
             memory_budget_mb: 512,
+            video_concurrency: 1,
+            video: VideoLimits::default(),
+            tools: Limits::default(),
         }
     }
 }
@@ -64,6 +76,15 @@ impl Settings {
             concurrency: config.worker_concurrency,
             visibility: config.worker_visibility,
             memory_budget_mb: config.worker_memory_budget_mb,
+            video_concurrency: config.worker_video_concurrency,
+            video: VideoLimits {
+                max_duration: config.video_max_duration,
+                ..VideoLimits::default()
+            },
+            tools: Limits {
+                timeout: config.tool_timeout,
+                ..Limits::default()
+            },
             ..Self::default()
         }
     }
@@ -95,6 +116,8 @@ pub enum WorkError {
     Report(#[from] ReportError),
     #[error("reading the batch failed: {0}")]
     State(#[from] CommandError),
+    #[error("writing the batch ZIP failed: {0}")]
+    Bundle(#[from] BundleError),
 }
 
 /// Where the worker takes jobs from and reports to.
@@ -110,14 +133,14 @@ pub enum Queues {
 
 pub struct Worker {
     engine: Arc<Engine>,
-    objects: Arc<ObjectStore>,
+    pipeline: Pipeline,
     queue: JobQueue,
     results: Option<SqsQueue>,
-    /// Bounds the CPU-heavy part (read, verify, decode, encode) across all jobs.
+    /// Bounds the CPU-heavy part of photos and documents (read, verify, decode, encode)
+    /// across all jobs.
     cpu: Arc<Semaphore>,
-    /// Bounds the memory of the renders among them.
-    memory: MemoryBudget,
-    image: Arc<ImageOptions>,
+    /// The video lane: a long transcode waits here, never in front of another batch's photos.
+    video: Arc<Semaphore>,
     settings: Settings,
 }
 
@@ -129,6 +152,7 @@ impl Worker {
         mut settings: Settings,
     ) -> Self {
         settings.concurrency = settings.concurrency.max(1);
+        settings.video_concurrency = settings.video_concurrency.max(1);
         // Renew well before the message would reappear, whatever the two were set to.
         settings.heartbeat =
             (settings.heartbeat.min(settings.visibility / 3)).max(Duration::from_millis(100));
@@ -147,15 +171,31 @@ impl Worker {
                 results,
             ),
         };
-        let image = Arc::new(std::mem::take(&mut settings.image));
+        let tools = Toolbox::discover(settings.tools);
+        if !tools.has_video() {
+            tracing::warn!(
+                "ffmpeg/ffprobe not found on PATH: videos pass through without posters or a web rendition"
+            );
+        }
+        if !tools.has_pdf() {
+            tracing::warn!(
+                "pdfinfo/pdftoppm not found on PATH: PDFs pass through without previews"
+            );
+        }
+        let pipeline = Pipeline {
+            objects,
+            image: Arc::new(std::mem::take(&mut settings.image)),
+            memory: MemoryBudget::new(settings.memory_budget_mb),
+            tools: Arc::new(tools),
+            video: settings.video,
+        };
         Self {
             engine,
-            objects,
+            pipeline,
             queue,
             results,
             cpu: Arc::new(Semaphore::new(settings.concurrency)),
-            memory: MemoryBudget::new(settings.memory_budget_mb),
-            image,
+            video: Arc::new(Semaphore::new(settings.video_concurrency)),
             settings,
         }
     }
@@ -165,10 +205,11 @@ impl Worker {
         &self.queue
     }
 
-    /// Receives and handles jobs, at most `concurrency` at once, until `shutdown` turns true
-    /// (or its sender is gone); then waits up to the grace period for the jobs in flight.
+    /// Receives and handles jobs, at most `concurrency` plus the video lane's at once (so jobs
+    /// waiting on the video lane leave room for photo jobs), until `shutdown` turns true (or
+    /// its sender is gone); then waits up to the grace period for the jobs in flight.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
-        let limit = self.settings.concurrency;
+        let limit = self.settings.concurrency + self.settings.video_concurrency;
         tracing::info!(
             concurrency = limit,
             queue = self.queue.name(),
@@ -299,32 +340,76 @@ impl Worker {
     /// Runs a job to its recorded result, without touching the queue: RUNNING, each asset's
     /// output as it finishes (progress, and what a redelivery skips), then SUCCEEDED with all.
     pub async fn process(&self, job: &Job) -> Result<Outcome, WorkError> {
-        if self.report(job, ResultStatus::Running, vec![]).await? == Reported::UnknownJob {
+        if self
+            .report(job, ResultStatus::Running, vec![], None)
+            .await?
+            == Reported::UnknownJob
+        {
             return Ok(Outcome::Stale);
         }
-        let Some(todo) = self.pending(job).await? else {
+        let Some((batch, todo)) = self.pending(job).await? else {
             return Ok(Outcome::Stale);
         };
         let mut outputs = Vec::with_capacity(todo.len());
         // Futures made up front (not by a stream closure), which keeps the task `Send`.
         let assets: Vec<_> = todo.into_iter().map(|a| self.asset(job, a)).collect();
         let mut results = futures_util::stream::iter(assets).buffered(self.settings.concurrency);
+        // Each output is reported as the next one arrives: the last goes with SUCCEEDED, so
+        // that the batch turns READY with its ZIP, not on the last RUNNING report.
         while let Some(output) = results.next().await {
-            if self
-                .report(job, ResultStatus::Running, vec![output.clone()])
-                .await?
-                == Reported::UnknownJob
+            if let Some(previous) = outputs.last().cloned()
+                && self
+                    .report(job, ResultStatus::Running, vec![previous], None)
+                    .await?
+                    == Reported::UnknownJob
             {
                 return Ok(Outcome::Stale);
             }
             outputs.push(output);
         }
+        let zip = self.bundle(job, &batch, &outputs).await?;
         Ok(
-            match self.report(job, ResultStatus::Succeeded, outputs).await? {
+            match self
+                .report(job, ResultStatus::Succeeded, outputs, zip)
+                .await?
+            {
                 Reported::Accepted => Outcome::Done,
                 Reported::UnknownJob => Outcome::Stale,
             },
         )
+    }
+
+    /// The ZIP of the batch's originals, when every asset has succeeded: those recorded
+    /// before this delivery and those it just processed. Otherwise the batch is about to fail
+    /// and gets none.
+    async fn bundle(
+        &self,
+        job: &Job,
+        batch: &Batch,
+        outputs: &[AssetOutput],
+    ) -> Result<Option<ZipOutput>, WorkError> {
+        let succeeded_now = |a: &aggregates::AssetState| {
+            outputs
+                .iter()
+                .any(|o| o.client_id == a.file.file.client_id.as_str() && o.error_code.is_none())
+        };
+        if !batch
+            .assets
+            .iter()
+            .all(|a| a.succeeded() || succeeded_now(a))
+        {
+            return Ok(None);
+        }
+        let mut assets: Vec<_> = batch.assets.iter().collect();
+        assets.sort_by_key(|a| a.file.file.sequence);
+        let entries: Vec<Entry> = assets.into_iter().map(Entry::of).collect();
+        let key = RenditionPrefix::zip_key(job.listing_id, job.batch_id, job.attempt);
+        let stored = bundle::write(&self.pipeline.objects, &key, &entries).await?;
+        tracing::info!(%key, bytes = stored.bytes, entries = entries.len(), "batch ZIP written");
+        Ok(Some(ZipOutput {
+            object_key: key.to_string(),
+            bytes: stored.bytes,
+        }))
     }
 
     async fn report(
@@ -332,14 +417,26 @@ impl Worker {
         job: &Job,
         status: ResultStatus,
         outputs: Vec<AssetOutput>,
+        zip: Option<ZipOutput>,
     ) -> Result<Reported, ReportError> {
-        report::report(&self.engine, self.results.as_ref(), job, status, outputs).await
+        report::report(
+            &self.engine,
+            self.results.as_ref(),
+            job,
+            status,
+            outputs,
+            zip,
+        )
+        .await
     }
 
-    /// The job's assets still waiting for a result, or `None` when the job is no longer the
-    /// batch's current work. Read after RUNNING was reported, so a redelivery of a half-done
-    /// job redoes only what was recorded by then.
-    async fn pending<'j>(&self, job: &'j Job) -> Result<Option<Vec<&'j JobAsset>>, CommandError> {
+    /// The batch, and the job's assets still waiting for a result; `None` when the job is no
+    /// longer the batch's current work. Read after RUNNING was reported, so a redelivery of a
+    /// half-done job redoes only what was recorded by then.
+    async fn pending<'j>(
+        &self,
+        job: &'j Job,
+    ) -> Result<Option<(Batch, Vec<&'j JobAsset>)>, CommandError> {
         let state = self.engine.batch_state(job.batch_id).await?;
         let Some(batch) = state.batch else {
             return Ok(None);
@@ -364,20 +461,20 @@ impl Worker {
                     .is_some_and(|s| s.progress == AssetProgress::Pending)
             })
             .collect();
-        Ok(Some(todo))
+        Ok(Some((batch, todo)))
     }
 
     async fn asset(&self, job: &Job, asset: &JobAsset) -> AssetOutput {
-        let _permit = self
-            .cpu
-            .acquire()
-            .await
-            .expect("the semaphore is never closed");
+        let lane = match self.pipeline.work(asset) {
+            Work::Video => &self.video,
+            Work::Image | Work::Document | Work::PassThrough => &self.cpu,
+        };
+        let _permit = lane.acquire().await.expect("the semaphore is never closed");
         if fault::fires(Fault::RenderTwice) {
             // The first result is dropped, as an undetected duplicate delivery's would be.
-            asset::process(&self.objects, self.image.clone(), &self.memory, job, asset).await;
+            self.pipeline.process(job, asset).await;
         }
-        asset::process(&self.objects, self.image.clone(), &self.memory, job, asset).await
+        self.pipeline.process(job, asset).await
     }
 }
 

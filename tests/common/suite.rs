@@ -267,6 +267,7 @@ pub fn succeeded(batch: &Batch, job_id: JobId) -> RecordResult {
         attempt: 1,
         status: ResultStatus::Succeeded,
         outputs,
+        zip: None,
         failure_reason: None,
         now: Utc::now(),
     }

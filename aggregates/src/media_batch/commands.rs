@@ -84,8 +84,22 @@ pub struct AssetOutput {
     pub width: Option<u32>,
     pub height: Option<u32>,
     pub duration_millis: Option<u64>,
+    /// A document's page count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_count: Option<u32>,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
+}
+
+/// The batch's ZIP of originals as the pipeline reports it with `SUCCEEDED` (API.md §6 `zip`),
+/// not yet trusted: its key must lie under the attempt's ZIP prefix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = CallbackZip))]
+#[serde(rename_all = "camelCase")]
+pub struct ZipOutput {
+    pub object_key: String,
+    pub bytes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,6 +108,8 @@ pub struct RecordResult {
     pub attempt: u32,
     pub status: ResultStatus,
     pub outputs: Vec<AssetOutput>,
+    /// Only with `SUCCEEDED`; kept when the job takes the batch to READY.
+    pub zip: Option<ZipOutput>,
     pub failure_reason: Option<String>,
     pub now: DateTime<Utc>,
 }

@@ -109,6 +109,9 @@ pub enum AssetOutcome {
         width: Option<u32>,
         height: Option<u32>,
         duration_millis: Option<u64>,
+        /// Absent from events written before documents had previews.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        page_count: Option<u32>,
     },
     #[serde(rename = "FAILED", rename_all = "camelCase")]
     Failed {
@@ -123,6 +126,17 @@ pub struct Ready {
     pub job_id: JobId,
     pub attempt: u32,
     pub at: DateTime<Utc>,
+    /// The ZIP of the batch's originals, when the pipeline made one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zip: Option<BatchZip>,
+}
+
+/// The batch's ZIP of originals: its key, under the attempt's ZIP prefix, and its length.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchZip {
+    pub object_key: ObjectKey,
+    pub bytes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

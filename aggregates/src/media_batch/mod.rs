@@ -307,10 +307,12 @@ fn record(b: &Batch, c: RecordResult) -> Result<Vec<MediaBatchEvent>, MediaBatch
                 width: out.width,
                 height: out.height,
                 duration_millis: out.duration_millis,
+                page_count: out.page_count,
             }
         };
         outcomes.push((id, outcome));
     }
+    let zip = own_zip(b, &c, &mut problems, &mut foreign);
     problems
         .into_result(|| ())
         .map_err(MediaBatchError::Invalid)?;
@@ -392,6 +394,7 @@ fn record(b: &Batch, c: RecordResult) -> Result<Vec<MediaBatchEvent>, MediaBatch
                 job_id: c.job_id,
                 attempt: c.attempt,
                 at: c.now,
+                zip,
             })
         } else {
             MediaBatchEvent::Failed(Failed {
@@ -412,6 +415,35 @@ fn record(b: &Batch, c: RecordResult) -> Result<Vec<MediaBatchEvent>, MediaBatch
         events.push(event);
     }
     Ok(events)
+}
+
+/// The reported ZIP of originals, as a key the batch may serve: only with `SUCCEEDED`, not
+/// empty, and under the attempt's own ZIP prefix (any other well-formed key goes to `foreign`).
+fn own_zip(
+    b: &Batch,
+    c: &RecordResult,
+    problems: &mut Problems,
+    foreign: &mut Vec<FieldError>,
+) -> Option<BatchZip> {
+    let zip = c.zip.as_ref()?;
+    if c.status != ResultStatus::Succeeded {
+        problems.add("zip", "is reported only with SUCCEEDED");
+        return None;
+    }
+    if zip.bytes == 0 {
+        problems.add("zip.bytes", "must be at least 1");
+    }
+    let key = problems.take("zip.objectKey", ObjectKey::parse(&zip.object_key))?;
+    let prefix = RenditionPrefix::zip(b.listing_id, b.id, c.attempt);
+    if !prefix.contains(&key) {
+        let rule = format!("must lie under this attempt's {}", prefix.as_str());
+        foreign.push(FieldError::new("zip.objectKey", rule));
+        return None;
+    }
+    (zip.bytes > 0).then_some(BatchZip {
+        object_key: key,
+        bytes: zip.bytes,
+    })
 }
 
 /// The renditions of one reported output, as keys the batch may serve: each under the

@@ -260,6 +260,16 @@ pub struct StatusReport {
     pub status_message: Option<String>,
     pub updated_at: String,
     pub upload_expires_at: String,
+    /// The ZIP of the batch's originals, once a job has succeeded.
+    pub zip: Option<ZipReport>,
+}
+
+/// The batch's ZIP of originals (stored, one entry per asset: `{sequence:02}-{clientId}-{filename}`).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ZipReport {
+    pub bytes: u64,
+    pub object_key: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -287,12 +297,17 @@ pub struct JobReport {
 pub struct AssetReport {
     pub asset_type: &'static str,
     pub client_id: String,
+    /// A video's length.
+    pub duration_millis: Option<u64>,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
     pub height: Option<u32>,
     pub metadata: BTreeMap<String, String>,
+    /// A document's page count.
+    pub page_count: Option<u32>,
     pub raw_object_key: String,
-    /// Object keys by size: `thumbnail`, `small`, `medium`, `large`.
+    /// Object keys by size: `thumbnail`, `small`, `medium`, `large`; a video's `web`; the
+    /// `original` of what passed through unprocessed.
     pub renditions: BTreeMap<String, String>,
     pub sequence: u32,
     /// `PENDING_UPLOAD`, `UPLOADED`, `PROCESSING`, `PROCESSED` or `FAILED`.
@@ -319,7 +334,8 @@ pub struct DownloadsRequest {
     /// Without it, the listing's newest READY batch.
     #[schema(format = Uuid)]
     pub batch_id: Option<String>,
-    /// `thumbnail`, `small`, `medium`, `large` (default) or `original`.
+    /// `thumbnail`, `small`, `medium`, `large` (default), `web` (videos' web rendition, other
+    /// assets' `large`), `original`, or `zip` (one entry: the batch's ZIP of originals).
     #[schema(schema_with = resolution)]
     pub resolution: Option<String>,
 }

@@ -1,5 +1,7 @@
 //! `POST /downloads`: signed GET URLs for a READY batch's renditions.
 
+use std::collections::BTreeMap;
+
 use actix_web::{HttpResponse, web};
 use aggregates::{AssetStatus, ObjectKey, RenditionName};
 use chrono::Utc;
@@ -9,7 +11,7 @@ use crate::http::AppState;
 use crate::http::access::{self, Action};
 use crate::http::dto::{Download, Downloads, DownloadsRequest, ErrorBody, JsonRefusals};
 use crate::http::error::ApiError;
-use crate::http::input;
+use crate::http::input::{self, Resolution, ZIP};
 use crate::http::request::Json;
 
 /// Signed GET URLs for a ready batch
@@ -64,10 +66,6 @@ pub async fn downloads(
             None => return Ok(HttpResponse::NoContent().finish()),
         },
     };
-    let assets = store
-        .asset_views(batch.batch_id)
-        .await
-        .map_err(ApiError::internal)?;
     let now = Utc::now();
     let ttl = state.config.download_url_ttl;
     let objects = &state.backends.objects;
@@ -78,15 +76,53 @@ pub async fn downloads(
             .map_err(ApiError::internal)?;
         Ok((url, projections::time::stamp(expires)))
     };
+    let reply = |downloads| {
+        HttpResponse::Ok().json(Downloads {
+            batch_id: batch.batch_id.to_string(),
+            downloads,
+            generated_at: projections::time::stamp(now),
+            listing_identity_id: listing_id.get(),
+            ttl_seconds: ttl.num_seconds(),
+        })
+    };
+    if resolution == Resolution::Zip {
+        // A pipeline that made no ZIP leaves the list empty.
+        let mut downloads = Vec::new();
+        if let Some((key, _)) = &batch.zip {
+            let (url, expires_at) = sign(key).await?;
+            downloads.push(Download {
+                asset_type: "ZIP",
+                client_id: ZIP.to_owned(),
+                expires_at,
+                height: None,
+                metadata: BTreeMap::new(),
+                preview_url: None,
+                resolution: ZIP,
+                sequence: 0,
+                title: Some(batch.batch_reference.clone()),
+                url,
+                width: None,
+            });
+        }
+        return Ok(reply(downloads));
+    }
+    let assets = store
+        .asset_views(batch.batch_id)
+        .await
+        .map_err(ApiError::internal)?;
     let mut downloads = Vec::with_capacity(assets.len());
     for a in assets
         .iter()
         .filter(|a| a.status == AssetStatus::Processed || !a.renditions.is_empty())
     {
-        let key = if resolution == RenditionName::ORIGINAL {
-            Some(&a.raw_key)
-        } else {
-            a.renditions.get(resolution)
+        let key = match resolution {
+            Resolution::Original => Some(&a.raw_key),
+            Resolution::Size(size) => a.renditions.get(size),
+            Resolution::Web => a
+                .renditions
+                .get(RenditionName::WEB)
+                .or_else(|| a.renditions.get(Resolution::largest().name())),
+            Resolution::Zip => unreachable!("answered above"),
         };
         // Videos and documents pass through: their original stands in for every size.
         let key = key
@@ -94,7 +130,7 @@ pub async fn downloads(
             .unwrap_or(&a.raw_key);
         let (url, expires_at) = sign(key).await?;
         // The smallest size previews every download.
-        let preview = match a.renditions.get(input::RESOLUTIONS[0]) {
+        let preview = match a.renditions.get(input::SIZES[0]) {
             Some(k) => Some(sign(k).await?.0),
             None => None,
         };
@@ -105,18 +141,12 @@ pub async fn downloads(
             height: a.height,
             metadata: a.metadata.clone(),
             preview_url: preview,
-            resolution,
+            resolution: resolution.name(),
             sequence: a.sequence,
             title: a.title.clone(),
             url,
             width: a.width,
         });
     }
-    Ok(HttpResponse::Ok().json(Downloads {
-        batch_id: batch.batch_id.to_string(),
-        downloads,
-        generated_at: projections::time::stamp(now),
-        listing_identity_id: listing_id.get(),
-        ttl_seconds: ttl.num_seconds(),
-    }))
+    Ok(reply(downloads))
 }

@@ -8,6 +8,7 @@ use crate::http::AppState;
 use crate::http::access::{self, Action};
 use crate::http::dto::{
     AssetReport, ErrorBody, JobReport, JsonRefusals, Progress, StatusReport, StatusRequest,
+    ZipReport,
 };
 use crate::http::error::ApiError;
 use crate::http::input::Target;
@@ -60,10 +61,12 @@ pub async fn status(
         .map(|a| AssetReport {
             asset_type: a.asset_type.as_str(),
             client_id: a.client_id.to_string(),
+            duration_millis: a.duration_millis,
             error_code: a.error_code,
             error_message: a.error_message,
             height: a.height,
             metadata: a.metadata,
+            page_count: a.page_count,
             raw_object_key: a.raw_key.to_string(),
             renditions: a
                 .renditions
@@ -96,5 +99,9 @@ pub async fn status(
         status_message: batch.status_message,
         updated_at: batch.updated_at,
         upload_expires_at: batch.upload_expires_at,
+        zip: batch.zip.map(|(key, bytes)| ZipReport {
+            bytes,
+            object_key: key.to_string(),
+        }),
     }))
 }

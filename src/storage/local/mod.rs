@@ -206,7 +206,7 @@ impl LocalStore {
             bytes: received,
             checksum,
         };
-        self.commit(temp, &dest, &stored, &terms.content_type)
+        self.commit_temp(temp, &dest, &stored, &terms.content_type)
             .await?;
         Ok(stored)
     }
@@ -226,7 +226,7 @@ impl LocalStore {
             bytes: bytes.len() as u64,
             checksum: Checksum::from_bytes(Sha256::digest(bytes).into()),
         };
-        self.commit(temp, &dest, &stored, content_type).await?;
+        self.commit_temp(temp, &dest, &stored, content_type).await?;
         Ok(stored)
     }
 
@@ -242,8 +242,18 @@ impl LocalStore {
         let stored = super::hash_file(File::open(source).await?).await?;
         let mut temp = TempFile::create(&self.root).await?;
         tokio::io::copy(&mut File::open(source).await?, &mut temp.file).await?;
-        self.commit(temp, &dest, &stored, content_type).await?;
+        self.commit_temp(temp, &dest, &stored, content_type).await?;
         Ok(stored)
+    }
+
+    /// Starts an object written in pieces: a temp file until [`LocalWriter::finish`] moves it
+    /// into place, gone if the writer is dropped first.
+    pub async fn create(&self, key: &ObjectKey) -> io::Result<LocalWriter<'_>> {
+        Ok(LocalWriter {
+            dest: self.path_of(key)?,
+            temp: TempFile::create(&self.root).await?,
+            store: self,
+        })
     }
 
     /// Size and SHA-256 of the object under `key`, or `None` if there is none. Read from the
@@ -297,7 +307,7 @@ impl LocalStore {
     /// goes first, so at no instant does a sidecar describe bytes other than the file's (a
     /// missing sidecar only costs a re-hash). Failing to write the new sidecar is therefore not
     /// an error: the object is stored.
-    async fn commit(
+    async fn commit_temp(
         &self,
         temp: TempFile,
         dest: &Path,
@@ -338,4 +348,24 @@ fn invalid_key(key: &ObjectKey) -> UploadError {
 
 fn at_second(unix: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(unix, 0).expect("expiry within chrono's range")
+}
+
+/// An object of the local store being written in pieces (see [`LocalStore::create`]).
+pub struct LocalWriter<'a> {
+    store: &'a LocalStore,
+    dest: PathBuf,
+    temp: TempFile,
+}
+
+impl LocalWriter<'_> {
+    pub async fn write(&mut self, data: &[u8]) -> io::Result<()> {
+        self.temp.file.write_all(data).await
+    }
+
+    /// Moves the object into place with its sidecar; `stored` is what the caller counted.
+    pub async fn finish(self, stored: &StoredObject, content_type: &str) -> io::Result<()> {
+        self.store
+            .commit_temp(self.temp, &self.dest, stored, content_type)
+            .await
+    }
 }
