@@ -10,19 +10,8 @@ use std::time::Instant;
 
 use toq_imaging::{ImageOptions, render};
 
-fn photos(dir: &Path) -> Vec<Vec<u8>> {
-    let mut names: Vec<_> = std::fs::read_dir(dir)
-        .expect("the photo folder exists")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "jpg"))
-        .collect();
-    names.sort();
-    names
-        .iter()
-        .map(|p| std::fs::read(p).expect("readable"))
-        .collect()
-}
+mod common;
+use common::jpegs;
 
 fn megapixels(bytes: &[u8]) -> f64 {
     let h = turbojpeg::read_header(bytes).expect("a JPEG header");
@@ -62,7 +51,7 @@ fn decode_scaled(bytes: &[u8]) {
 }
 
 fn run(dir: &Path, workers: usize, rounds: usize, mode: &str) {
-    let files = photos(dir);
+    let files = jpegs(dir);
     let options = ImageOptions::default();
     let work = |bytes: &[u8]| {
         if mode == "pipeline" {

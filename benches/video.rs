@@ -19,13 +19,16 @@
 //!       (its video lane: one transcode at a time, at the worker's limits), and the ratio
 //!       (goal: ≥ 0.8).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use toq_imaging::{ImageOptions, render};
 use toq_tools::{Limits, Toolbox, VideoInfo, VideoLimits, WebMode};
+
+mod common;
+use common::jpegs;
 
 fn toolbox() -> Toolbox {
     let tools = Toolbox::discover(Limits::default());
@@ -167,20 +170,6 @@ fn video(input: &Path, rounds: usize) {
         info.height,
         w / b
     );
-}
-
-fn jpegs(dir: &Path) -> Vec<Vec<u8>> {
-    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
-        .expect("the photo folder exists")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "jpg"))
-        .collect();
-    names.sort();
-    names
-        .iter()
-        .map(|p| std::fs::read(p).expect("readable"))
-        .collect()
 }
 
 /// Photos/s rendering `rounds` passes over `files` on `workers` threads.

@@ -906,6 +906,40 @@ fn codecs(bytes: &[u8]) -> Vec<String> {
         .collect()
 }
 
+/// The batch ZIP at `path` passes `unzip -t` and holds `files` in order: stored entries named
+/// `{sequence:02}-{clientId}-...`, each with its upload's SHA-256 (read in pieces, as a ZIP of
+/// 1 GiB must be).
+fn assert_zip_of(path: &std::path::Path, files: &[File]) {
+    let tested = std::process::Command::new("unzip")
+        .arg("-tq")
+        .arg(path)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("unzip runs");
+    assert!(tested.success(), "unzip -t");
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    assert_eq!(archive.len(), files.len());
+    let mut buf = vec![0; 1 << 20];
+    for (i, f) in files.iter().enumerate() {
+        let mut entry = archive.by_index(i).unwrap();
+        assert_eq!(entry.compression(), zip::CompressionMethod::Stored);
+        let name = entry.name().unwrap().to_string();
+        assert!(
+            name.starts_with(&format!("{:02}-{}-", i + 1, f.client_id)),
+            "{name}"
+        );
+        let mut hasher = Sha256::new();
+        loop {
+            let n = std::io::Read::read(&mut entry, &mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        assert_eq!(hasher.finalize(), Sha256::digest(&f.bytes), "{name}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn videos_and_documents_get_previews_and_the_batch_a_zip_of_originals() {
     let app = spawn(WorkerMode::Embedded).await;
@@ -1014,27 +1048,7 @@ async fn videos_and_documents_get_previews_and_the_batch_a_zip_of_originals() {
     );
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), zip).unwrap();
-    let tested = std::process::Command::new("unzip")
-        .arg("-tq")
-        .arg(file.path())
-        .stdout(std::process::Stdio::null())
-        .status()
-        .expect("unzip runs");
-    assert!(tested.success(), "unzip -t");
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip.clone())).unwrap();
-    assert_eq!(archive.len(), files.len());
-    for (i, f) in files.iter().enumerate() {
-        let mut entry = archive.by_index(i).unwrap();
-        assert_eq!(entry.compression(), zip::CompressionMethod::Stored);
-        let name = entry.name().unwrap().to_string();
-        assert!(
-            name.starts_with(&format!("{:02}-{}-", i + 1, f.client_id)),
-            "{name}"
-        );
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut entry, &mut bytes).unwrap();
-        assert_eq!(Sha256::digest(&bytes), Sha256::digest(&f.bytes), "{name}");
-    }
+    assert_zip_of(file.path(), &files);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -1127,32 +1141,7 @@ async fn a_gibibyte_batch_is_zipped_within_the_memory_budget_and_without_ffmpeg_
     }
     drop(out);
     assert_eq!(zip_file.path().metadata().unwrap().len(), zip_bytes);
-    let tested = std::process::Command::new("unzip")
-        .arg("-tq")
-        .arg(zip_file.path())
-        .stdout(std::process::Stdio::null())
-        .status()
-        .expect("unzip runs");
-    assert!(tested.success(), "unzip -t");
-    let mut archive = zip::ZipArchive::new(std::fs::File::open(zip_file.path()).unwrap()).unwrap();
-    assert_eq!(archive.len(), files.len());
-    for (i, f) in files.iter().enumerate() {
-        let mut entry = archive.by_index(i).unwrap();
-        let (mut hasher, mut buf) = (Sha256::new(), vec![0; 1 << 20]);
-        loop {
-            let n = std::io::Read::read(&mut entry, &mut buf).unwrap();
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-        }
-        assert_eq!(
-            hasher.finalize(),
-            Sha256::digest(&f.bytes),
-            "{}",
-            f.client_id
-        );
-    }
+    assert_zip_of(zip_file.path(), &files);
 
     println!(
         "worker VmHWM: baseline {baseline} KiB, after zipping 1 GiB {peak} KiB, budget {budget_mb} MiB"
