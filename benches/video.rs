@@ -1,18 +1,21 @@
 //! The worker's video work next to bare ffmpeg, for `scripts/bench video`. Modes:
 //!   --video FILE ROUNDS
 //!       Worker side: what `worker::media::video` does with a verified upload — sniff and
-//!       ffprobe (`Toolbox::probe`), the poster (4 gray 64 px candidate frames, then the
-//!       busiest as a PNG: `Toolbox::poster`), the poster through the photo pipeline into the
-//!       four JPEG renditions (`toq_imaging::render`), the web MP4 (`Toolbox::web`: remux when
-//!       the input conforms, else libx264 veryfast CRF 23 + AAC, `+faststart`), every tool
-//!       in its sandbox at the worker's default limits (2 threads, nice 10).
-//!       Bare side: ffmpeg run directly, as its documentation suggests, at its default
-//!       threads and priority, doing the outputs with less work: one command extracts the
-//!       frame at the worker's first candidate time and writes the four JPEG sizes at once
-//!       (`split`, no black-frame search, no probe), one command writes the web MP4 with the
-//!       same codec settings the worker picked (the same stream copy for a conforming input).
-//!       Rounds alternate the two sides; it prints seconds per minute of input for each and
-//!       the ratio (goal: worker ≤ 1.1× bare).
+//!       ffprobe (`Toolbox::probe`), the poster (the raw RGB frame at the first candidate
+//!       time, the next candidates only if it is flat: `Toolbox::poster`), the frame through
+//!       the photo pipeline into the four JPEG renditions (`toq_imaging::inspect_rgb`), the
+//!       web MP4 (`Toolbox::web`: remux when the input conforms, else libx264 veryfast CRF 23
+//!       + AAC, `+faststart`), every tool in its sandbox at the worker's default limits (2
+//!       threads, nice 10).
+//!       Bare side: ffprobe and ffmpeg run directly, as their documentation suggests, at
+//!       their default threads and priority, doing the same outputs with no sandbox: the
+//!       same ffprobe call (a pipeline must know duration and size to refuse a video before
+//!       decoding it), one ffmpeg command that extracts the frame at the worker's first
+//!       candidate time and writes the four JPEG sizes at once (`split`), one command that
+//!       writes the web MP4 with the codec settings the worker picked (the same stream copy
+//!       for a conforming input). Rounds alternate the two sides; it prints seconds per
+//!       minute of input for each side, the bare side also without its probe, and the ratio
+//!       to the bare side with it (goal: worker ≤ 1.1× bare).
 //!   --photos DIR WORKERS ROUNDS VIDEO
 //!       Photos/s of the worker's rendition pipeline over the JPEGs in DIR on WORKERS threads,
 //!       alone, then while the worker's web transcode of VIDEO runs over and over beside it
@@ -24,7 +27,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use toq_imaging::{ImageOptions, render};
+use toq_imaging::{ImageOptions, inspect_rgb, render};
 use toq_tools::{Limits, Toolbox, VideoInfo, VideoLimits, WebMode};
 
 mod common;
@@ -52,7 +55,9 @@ async fn worker_side(tools: &Toolbox, input: &Path, out: &Path) -> (VideoInfo, W
         .expect("probes");
     let edge = long_edge(&options);
     let poster = tools.poster(input, &info, edge).await.expect("a poster");
-    render(&poster, "image/png", &options).expect("renders the poster");
+    inspect_rgb(&poster.pixels, poster.width, poster.height, &options)
+        .and_then(|inspection| inspection.render(&poster.pixels, &options))
+        .expect("renders the poster");
     let mode = tools
         .web(input, &info, &out.join("worker-web.mp4"), edge)
         .await
@@ -71,6 +76,26 @@ fn ffmpeg(args: &[String]) {
         .status()
         .expect("ffmpeg runs");
     assert!(status.success(), "ffmpeg {args:?}");
+}
+
+/// The probe a bare pipeline runs first; returns how long it took.
+fn ffprobe(input: &Path) -> Duration {
+    let started = Instant::now();
+    let output = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-print_format",
+            "json",
+            "-show_format",
+            "-show_streams",
+        ])
+        .arg(input)
+        .output()
+        .expect("ffprobe runs");
+    assert!(output.status.success(), "ffprobe {}", input.display());
+    assert!(output.stdout.starts_with(b"{"), "ffprobe prints JSON");
+    started.elapsed()
 }
 
 /// The same outputs with bare ffmpeg commands (see the module documentation).
@@ -147,13 +172,14 @@ fn video(input: &Path, rounds: usize) {
     let tools = toolbox();
     let rt = runtime();
     let out = tempfile::tempdir().expect("a temp dir");
-    let (mut worker, mut bare) = (Duration::ZERO, Duration::ZERO);
+    let (mut worker, mut bare, mut probes) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let mut probed = None;
     for round in 0..rounds {
         let started = Instant::now();
         let (info, mode) = rt.block_on(worker_side(&tools, input, out.path()));
         worker += started.elapsed();
         let started = Instant::now();
+        probes += ffprobe(input);
         bare_side(input, &info, mode, out.path());
         bare += started.elapsed();
         eprintln!("  {} round {}/{rounds}", input.display(), round + 1);
@@ -162,8 +188,9 @@ fn video(input: &Path, rounds: usize) {
     let (info, mode) = probed.expect("at least one round");
     let minutes = info.duration.as_secs_f64() / 60.0 * rounds as f64;
     let (w, b) = (worker.as_secs_f64() / minutes, bare.as_secs_f64() / minutes);
+    let unprobed = (bare - probes).as_secs_f64() / minutes;
     println!(
-        "{{\"input\":\"{}\",\"codec\":\"{}\",\"size\":\"{}x{}\",\"web\":\"{mode:?}\",\"worker_s_per_min\":{w:.2},\"ffmpeg_s_per_min\":{b:.2},\"ratio\":{:.3}}}",
+        "{{\"input\":\"{}\",\"codec\":\"{}\",\"size\":\"{}x{}\",\"web\":\"{mode:?}\",\"worker_s_per_min\":{w:.2},\"ffmpeg_s_per_min\":{b:.2},\"ffmpeg_without_probe_s_per_min\":{unprobed:.2},\"ratio\":{:.3}}}",
         input.file_name().unwrap_or_default().display(),
         info.video_codec,
         info.width,

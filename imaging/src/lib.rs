@@ -30,6 +30,7 @@
 
 mod budget;
 mod encode;
+mod frame;
 mod generic;
 mod jpeg;
 pub mod measure;
@@ -154,6 +155,8 @@ pub struct Inspection {
 enum Decoder {
     Jpeg(jpeg::Plan),
     Image(ImageFormat),
+    /// Packed RGB a tool decoded, `layout`'s size.
+    Rgb,
 }
 
 impl Inspection {
@@ -167,6 +170,7 @@ impl Inspection {
         let (decoded, mut encoder) = match self.decoder {
             Decoder::Jpeg(plan) => (jpeg::decode(bytes, plan)?, Encoder::jpeg(opts.quality)?),
             Decoder::Image(format) => generic::decode(bytes, format, opts)?,
+            Decoder::Rgb => frame::decode(bytes, &self.layout, opts)?,
         };
         let renditions = raster::produce(
             decoded,
@@ -199,6 +203,17 @@ pub fn inspect(
         Format::Png => generic::inspect(bytes, ImageFormat::Png, opts),
         Format::WebP => generic::inspect(bytes, ImageFormat::WebP, opts),
     }
+}
+
+/// Accepts `pixels`, packed 8-bit RGB of an upright `width`×`height` frame that a tool
+/// decoded (a video's poster), for [`Inspection::render`] of the same pixels.
+pub fn inspect_rgb(
+    pixels: &[u8],
+    width: u32,
+    height: u32,
+    opts: &ImageOptions,
+) -> Result<Inspection, Failure> {
+    frame::inspect(pixels, width, height, opts)
 }
 
 /// Inspects and renders in one go, without a memory budget (tools, benchmarks, tests).

@@ -1,8 +1,8 @@
 //! The estimate is an upper bound of what a render allocates: small real images of every
 //! decoded kind (PNG of each colour type and depth, lossless WebP, baseline and progressive
-//! JPEG at each subsampling) are rendered under a counting allocator, whose peak above the
-//! start must not exceed the estimate's working bytes. The Rust heap only: libjpeg's C
-//! allocations are bounded by the peak-RSS tests of the service.
+//! JPEG at each subsampling, raw RGB frames) are rendered under a counting allocator, whose
+//! peak above the start must not exceed the estimate's working bytes. The Rust heap only:
+//! libjpeg's C allocations are bounded by the peak-RSS tests of the service.
 //!
 //! One test in this binary, so no other test allocates while it measures.
 
@@ -26,6 +26,8 @@ enum Kind {
         progressive: bool,
         subsamp: turbojpeg::Subsamp,
     },
+    /// Raw RGB, as a video's poster frame arrives from ffmpeg.
+    Rgb,
 }
 
 fn kind() -> impl Strategy<Value = Kind> {
@@ -43,6 +45,7 @@ fn kind() -> impl Strategy<Value = Kind> {
                 progressive,
                 subsamp
             }),
+        Just(Kind::Rgb),
     ]
 }
 
@@ -106,6 +109,7 @@ fn encode(kind: Kind, width: u32, height: u32, seed: u8) -> Vec<u8> {
             };
             out = compressor.compress_to_vec(image).unwrap();
         }
+        Kind::Rgb => out = pixels(width, height, 3, seed, false),
     }
     out
 }
@@ -128,7 +132,10 @@ proptest! {
         };
         let bytes = encode(kind, width, height, seed);
         let start = HEAP.reset();
-        let inspection = toq_imaging::inspect(&bytes, "image/png", &opts)
+        let inspection = match kind {
+            Kind::Rgb => toq_imaging::inspect_rgb(&bytes, width, height, &opts),
+            _ => toq_imaging::inspect(&bytes, "image/png", &opts),
+        }
             .unwrap_or_else(|f| panic!("{kind:?} {width}x{height}: {f}"));
         let processed = inspection.render(&bytes, &opts)
             .unwrap_or_else(|f| panic!("{kind:?} {width}x{height}: {f}"));

@@ -34,6 +34,14 @@ enum Verified {
     Local(Download),
 }
 
+/// What the bytes of a still are.
+pub(super) enum Still {
+    /// An encoded image; the content type is the client's claim, for messages.
+    Encoded(String),
+    /// Packed RGB pixels a tool decoded.
+    Rgb { width: u32, height: u32 },
+}
+
 /// The verified upload in a private temp dir, where the tools' outputs go too.
 pub(super) struct Download {
     pub(super) dir: tempfile::TempDir,
@@ -137,7 +145,7 @@ impl Pipeline {
     pub(super) async fn render(
         &self,
         bytes: Vec<u8>,
-        content_type: &str,
+        still: Still,
         reservation: Option<Reservation>,
     ) -> Result<Processed, Failure> {
         let mut reservation = match reservation {
@@ -145,11 +153,17 @@ impl Pipeline {
             None => self.memory.reserve(raw_only(bytes.len() as u64)).await?,
         };
         let options = self.image.clone();
-        let content_type = content_type.to_owned();
         let (bytes, inspection) = blocking({
             let options = options.clone();
             move || {
-                let inspection = toq_imaging::inspect(&bytes, &content_type, &options)?;
+                let inspection = match still {
+                    Still::Encoded(content_type) => {
+                        toq_imaging::inspect(&bytes, &content_type, &options)?
+                    }
+                    Still::Rgb { width, height } => {
+                        toq_imaging::inspect_rgb(&bytes, width, height, &options)?
+                    }
+                };
                 Ok((bytes, inspection))
             }
         })
@@ -224,9 +238,13 @@ impl Pipeline {
         }
         // the bytes held are then the bytes counted
         bytes.shrink_to_fit();
-        self.render(bytes, &asset.content_type, reservation)
-            .await
-            .map(Verified::Image)
+        self.render(
+            bytes,
+            Still::Encoded(asset.content_type.clone()),
+            reservation,
+        )
+        .await
+        .map(Verified::Image)
     }
 }
 

@@ -10,7 +10,7 @@ use aggregates::{AssetOutput, FailureCode, RenditionName};
 use toq_imaging::Failure;
 use toq_tools::WebMode;
 
-use super::asset::{Download, Pipeline, failure, write_renditions};
+use super::asset::{Download, Pipeline, Still, failure, write_renditions};
 use super::job::{Job, JobAsset};
 use super::keys;
 
@@ -25,7 +25,11 @@ pub(super) async fn video(
     let edge = pipeline.long_edge();
     let info = tools.probe(&download.path, &pipeline.video).await?;
     let poster = tools.poster(&download.path, &info, edge).await?;
-    let stills = pipeline.render(poster, "image/png", None).await?;
+    let size = Still::Rgb {
+        width: poster.width,
+        height: poster.height,
+    };
+    let stills = pipeline.render(poster.pixels, size, None).await?;
     let web_path = download.dir.path().join("web.mp4");
     let mode = tools.web(&download.path, &info, &web_path, edge).await?;
     let mode = match mode {
@@ -66,7 +70,9 @@ pub(super) async fn document(
         .tools
         .pdf_preview(&download.path, pipeline.long_edge())
         .await?;
-    let stills = pipeline.render(preview.png, "image/png", None).await?;
+    let stills = pipeline
+        .render(preview.png, Still::Encoded("image/png".into()), None)
+        .await?;
     let out = write_renditions(&pipeline.objects, job, asset, stills).await?;
     Ok(AssetOutput {
         page_count: Some(preview.pages),

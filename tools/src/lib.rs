@@ -18,6 +18,7 @@ mod web;
 
 pub use aggregates::FailureCode;
 pub use pdf::PdfPreview;
+pub use poster::Frame;
 pub use probe::{VideoInfo, VideoLimits};
 pub use sandbox::Limits;
 pub use toolbox::Toolbox;

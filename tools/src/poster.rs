@@ -1,5 +1,6 @@
-//! The poster frame: the busiest of a few candidate frames, so a clip that fades in from
-//! black still gets a picture.
+//! The poster frame: the frame at the first candidate time unless it is flat (black, or a
+//! fade-in), else the busiest of a few candidates, so a clip that starts dark still gets a
+//! picture.
 
 use std::path::Path;
 
@@ -10,9 +11,17 @@ use crate::fit::fit;
 use crate::sandbox::{self, Limits};
 use crate::{Failure, VideoInfo, failure};
 
-/// The width of the gray thumbnails candidates are compared on: enough to tell black from a
-/// picture, a few kilobytes to decode into.
-const SAMPLE_WIDTH: u32 = 64;
+/// Under this luma variance a frame counts as flat: a black frame's compression noise
+/// measures below 5, a fade at a tenth of its brightness about 100, a scene in the thousands.
+const FLAT: f64 = 64.0;
+
+/// A decoded frame: packed 8-bit RGB, upright, `width`×`height`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    pub pixels: Vec<u8>,
+    pub width: u32,
+    pub height: u32,
+}
 
 /// Candidate times in seconds: the first second (or 10 % of a shorter clip), then a quarter,
 /// half and three quarters in, distinct and before the end.
@@ -31,71 +40,91 @@ fn candidates(duration: f64) -> Vec<f64> {
     times
 }
 
-/// The luma variance of 8-bit gray pixels: near zero for a black or flat frame.
-fn variance(pixels: &[u8]) -> f64 {
-    let n = pixels.len() as f64;
-    let (sum, squares) = pixels.iter().fold((0.0, 0.0), |(s, q), &p| {
-        let p = f64::from(p);
-        (s + p, q + p * p)
-    });
-    squares / n - (sum / n).powi(2)
+/// The variance of the BT.601 luma of packed RGB pixels: near zero for a black or flat frame.
+fn luma_variance(rgb: &[u8]) -> f64 {
+    let (sum, squares, n) = rgb
+        .chunks_exact(3)
+        .fold((0u64, 0u64, 0u64), |(s, q, n), p| {
+            let y = (77 * u64::from(p[0]) + 150 * u64::from(p[1]) + 29 * u64::from(p[2])) >> 8;
+            (s + y, q + y * y, n + 1)
+        });
+    if n == 0 {
+        return 0.0;
+    }
+    let n = n as f64;
+    squares as f64 / n - (sum as f64 / n).powi(2)
 }
 
-/// PNG bytes of the poster frame, upright, fitted inside `long_edge`, never upscaled.
+/// The poster frame, upright, fitted inside `long_edge`, never upscaled.
+///
+/// Each candidate costs one seek and a decode from the keyframe before it, so they are tried
+/// in order and the first that is not flat is taken: a clip that opens on a picture costs
+/// one decode, as a bare `ffmpeg -ss` would.
 pub(crate) async fn poster(
     ffmpeg: &Path,
     input: &Path,
     info: &VideoInfo,
     long_edge: u32,
     limits: &Limits,
-) -> Result<Vec<u8>, Failure> {
-    let mut best: Option<(f64, f64)> = None;
+) -> Result<Frame, Failure> {
+    let (width, height) = fit(info.display_width, info.display_height, long_edge, false);
+    let mut best: Option<(Frame, f64)> = None;
     for time in candidates(info.duration.as_secs_f64()) {
-        let filter = format!("scale={SAMPLE_WIDTH}:-2,format=gray");
-        let gray = frame(ffmpeg, input, time, &filter, RAW, limits).await?;
+        let pixels = frame(ffmpeg, input, time, width, height, limits).await?;
         // Seeking into the last frame's duration can decode nothing.
-        if gray.is_empty() {
+        if pixels.is_empty() {
             continue;
         }
-        let v = variance(&gray);
-        if best.is_none_or(|(_, top)| v > top) {
-            best = Some((time, v));
+        if pixels.len() != width as usize * height as usize * 3 {
+            return Err(failure(
+                FailureCode::DecodeFailed,
+                format!(
+                    "ffmpeg wrote {} bytes for a {width}×{height} frame",
+                    pixels.len()
+                ),
+            ));
+        }
+        let variance = luma_variance(&pixels);
+        let frame = Frame {
+            pixels,
+            width,
+            height,
+        };
+        if variance >= FLAT {
+            return Ok(frame);
+        }
+        if best.as_ref().is_none_or(|(_, top)| variance > *top) {
+            best = Some((frame, variance));
         }
     }
-    let (time, _) = best.ok_or_else(|| failure(FailureCode::DecodeFailed, "no frame decoded"))?;
-    let (width, height) = fit(info.display_width, info.display_height, long_edge, false);
-    let filter = format!("scale={width}:{height},format=rgb24");
-    let png = frame(ffmpeg, input, time, &filter, PNG, limits).await?;
-    if png.is_empty() {
-        return Err(failure(
-            FailureCode::DecodeFailed,
-            "no poster frame decoded",
-        ));
-    }
-    Ok(png)
+    best.map(|(frame, _)| frame)
+        .ok_or_else(|| failure(FailureCode::DecodeFailed, "no poster frame decoded"))
 }
 
-/// Bare pixels, for the comparison.
-const RAW: &[&str] = &["-f", "rawvideo"];
-/// The poster itself.
-const PNG: &[&str] = &["-c:v", "png", "-f", "image2pipe"];
-
-/// One frame at `time`, upright (ffmpeg's autorotate runs before `filter`), written to
-/// stdout as `output` says.
+/// The raw RGB frame at `time`, upright (ffmpeg's autorotate runs before the scale), at
+/// `width`×`height`: no image encoding on either side of the pipe.
 async fn frame(
     ffmpeg: &Path,
     input: &Path,
     time: f64,
-    filter: &str,
-    output: &[&str],
+    width: u32,
+    height: u32,
     limits: &Limits,
 ) -> Result<Vec<u8>, Failure> {
     let mut command = args::ffmpeg(limits.threads);
     command.extend(os(&["-ss", &format!("{time:.3}")]));
     command.extend(args::mov_input(input)?);
-    command.extend(os(&["-map", "0:v:0", "-frames:v", "1", "-vf", filter]));
-    command.extend(os(output));
-    command.extend(os(&["pipe:1"]));
+    command.extend(os(&[
+        "-map",
+        "0:v:0",
+        "-frames:v",
+        "1",
+        "-vf",
+        &format!("scale={width}:{height},format=rgb24"),
+        "-f",
+        "rawvideo",
+        "pipe:1",
+    ]));
     Ok(sandbox::run("ffmpeg", ffmpeg, &command, limits).await?)
 }
 
@@ -112,7 +141,11 @@ mod tests {
 
     #[test]
     fn variance_tells_flat_from_busy() {
-        assert_eq!(variance(&[16; 100]), 0.0);
-        assert!(variance(&[0, 255, 0, 255]) > 16_000.0);
+        assert_eq!(luma_variance(&[16; 300]), 0.0);
+        assert_eq!(luma_variance(&[]), 0.0);
+        let stripes: Vec<u8> = (0..300)
+            .map(|i| if i / 3 % 2 == 0 { 0 } else { 255 })
+            .collect();
+        assert!(luma_variance(&stripes) > 16_000.0);
     }
 }

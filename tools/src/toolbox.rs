@@ -8,7 +8,7 @@ use aggregates::FailureCode;
 use crate::args::{self, os};
 use crate::sandbox::{self, Limits};
 use crate::{
-    Failure, PdfPreview, VideoInfo, VideoLimits, WebMode, failure, pdf, poster, sniff, web,
+    Failure, Frame, PdfPreview, VideoInfo, VideoLimits, WebMode, failure, pdf, poster, sniff, web,
 };
 
 /// Absolute paths of the tools, found once at start-up, and the limits every run gets.
@@ -71,13 +71,13 @@ impl Toolbox {
         self.ffprobe(input, limits).await
     }
 
-    /// The poster frame of a probed video as PNG bytes, upright, inside `long_edge`.
+    /// The poster frame of a probed video as RGB pixels, upright, inside `long_edge`.
     pub async fn poster(
         &self,
         input: &Path,
         info: &VideoInfo,
         long_edge: u32,
-    ) -> Result<Vec<u8>, Failure> {
+    ) -> Result<Frame, Failure> {
         sniff::video(input).await?;
         let ffmpeg = required(&self.ffmpeg, "ffmpeg")?;
         poster::poster(ffmpeg, input, info, long_edge, &self.limits).await

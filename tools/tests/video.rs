@@ -28,11 +28,13 @@ fn seconds(info: &VideoInfo) -> f64 {
 
 async fn poster(name: &str) -> image::DynamicImage {
     let info = probe(name).await;
-    let png = toolbox(Limits::default())
+    let frame = toolbox(Limits::default())
         .poster(&fixture(name), &info, 1920)
         .await
         .unwrap_or_else(|e| panic!("{name}: {e}"));
-    image::load_from_memory_with_format(&png, image::ImageFormat::Png).expect("a PNG")
+    let rgb = image::RgbImage::from_raw(frame.width, frame.height, frame.pixels)
+        .expect("width × height RGB pixels");
+    image::DynamicImage::ImageRgb8(rgb)
 }
 
 /// The top-level atom types of an MP4, in file order.
