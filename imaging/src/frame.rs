@@ -37,11 +37,7 @@ pub(crate) fn inspect(
         &layout.targets,
         Orientation::UPRIGHT,
     );
-    Ok(Inspection {
-        decoder: Decoder::Rgb,
-        layout,
-        estimate,
-    })
+    Ok(Inspection::new(Decoder::Rgb, layout, estimate, None))
 }
 
 pub(crate) fn decode(

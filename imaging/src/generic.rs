@@ -53,11 +53,14 @@ pub(crate) fn inspect(
         &layout.targets,
         orientation,
     );
-    Ok(Inspection {
-        decoder: Decoder::Image(format),
+    // A profile that cannot be read is ignored, like one that is not RGB (`colour`).
+    let icc = decoder.icc_profile().ok().flatten();
+    Ok(Inspection::new(
+        Decoder::Image(format),
         layout,
         estimate,
-    })
+        icc,
+    ))
 }
 
 /// The decoded 8-bit raster, and the encoder its renditions need.

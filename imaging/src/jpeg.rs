@@ -64,11 +64,12 @@ pub(crate) fn inspect(bytes: &[u8], opts: &ImageOptions) -> Result<Inspection, F
         &layout.targets,
         orientation,
     );
-    Ok(Inspection {
-        decoder: Decoder::Jpeg(Plan { scale, cmyk }),
+    Ok(Inspection::new(
+        Decoder::Jpeg(Plan { scale, cmyk }),
         layout,
         estimate,
-    })
+        markers.icc(),
+    ))
 }
 
 /// The smallest DCT scale (1/8, 1/4, 1/2 or 1) whose output still covers `needed` (the
@@ -144,11 +145,17 @@ fn cmyk_to_rgb(pixels: &mut Vec<u8>) {
     pixels.truncate(count * 3);
 }
 
+/// How an APP2 segment holding (a chunk of) an ICC profile starts; a sequence number and the
+/// chunk count follow.
+const ICC_SIGNATURE: &[u8] = b"ICC_PROFILE\0";
+
 /// What the marker segments before the first scan say, as far as they are well formed.
 #[derive(Debug, Default)]
 struct Markers<'a> {
     /// The TIFF payload of the first `Exif` APP1 segment.
     exif: Option<&'a [u8]>,
+    /// The chunks of an ICC profile (APP2 `ICC_PROFILE` segments), by sequence number.
+    icc: Vec<(u8, &'a [u8])>,
     /// Each frame component's (horizontal, vertical) sampling factors, from the SOF segment.
     sampling: Vec<(u8, u8)>,
     /// How many components the first scan (SOS) codes.
@@ -192,6 +199,9 @@ impl<'a> Markers<'a> {
                 0xE1 if markers.exif.is_none() && segment.starts_with(b"Exif\0\0") => {
                     markers.exif = Some(&segment[6..]);
                 }
+                0xE2 if segment.len() > 14 && segment.starts_with(ICC_SIGNATURE) => {
+                    markers.icc.push((segment[12], &segment[14..]));
+                }
                 // SOF0–SOF15 except DHT (C4), JPG (C8) and DAC (CC)
                 0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
                     let count = segment.get(5).map_or(0, |&n| usize::from(n));
@@ -206,6 +216,22 @@ impl<'a> Markers<'a> {
             }
             pos += 2 + len;
         }
+    }
+
+    /// The embedded ICC profile, its chunks joined in sequence order.
+    fn icc(&self) -> Option<Vec<u8>> {
+        if self.icc.is_empty() {
+            return None;
+        }
+        let mut chunks = self.icc.clone();
+        chunks.sort_by_key(|(sequence, _)| *sequence);
+        Some(
+            chunks
+                .into_iter()
+                .flat_map(|(_, chunk)| chunk)
+                .copied()
+                .collect(),
+        )
     }
 
     /// Whether libjpeg will see more than one scan: the first codes fewer components than the
@@ -257,6 +283,28 @@ mod tests {
         assert_eq!(dct_scale(3000, 2000, (1920, 1280)), ScalingFactor::ONE);
         assert_eq!(dct_scale(640, 427, (80, 53)), ScalingFactor::ONE_EIGHTH);
         assert_eq!(dct_scale(640, 427, (100, 67)), ScalingFactor::ONE_QUARTER);
+    }
+
+    #[test]
+    fn icc_chunks_are_joined_in_sequence_order() {
+        let app2 = |sequence: u8, chunk: &[u8]| {
+            let len = u16::try_from(2 + 14 + chunk.len()).unwrap();
+            let mut segment = vec![0xFF, 0xE2];
+            segment.extend_from_slice(&len.to_be_bytes());
+            segment.extend_from_slice(ICC_SIGNATURE);
+            segment.extend_from_slice(&[sequence, 2]);
+            segment.extend_from_slice(chunk);
+            segment
+        };
+        let mut jpeg = vec![0xFF, 0xD8];
+        jpeg.extend(app2(2, b"world"));
+        jpeg.extend(app2(1, b"hello "));
+        jpeg.extend([0xFF, 0xD9]);
+        assert_eq!(
+            Markers::read(&jpeg).icc().as_deref(),
+            Some(&b"hello world"[..])
+        );
+        assert_eq!(Markers::read(&[0xFF, 0xD8, 0xFF, 0xD9]).icc(), None);
     }
 
     #[test]

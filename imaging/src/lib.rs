@@ -29,6 +29,7 @@
 //! writes no `eXIf`, so EXIF (including GPS) and ICC profiles are dropped.
 
 mod budget;
+mod colour;
 mod encode;
 mod frame;
 mod generic;
@@ -44,6 +45,7 @@ pub use budget::Estimate;
 use aggregates::FailureCode;
 use image::ImageFormat;
 
+use colour::ToSrgb;
 use encode::Encoder;
 use plan::Layout;
 use sniff::Format;
@@ -148,6 +150,8 @@ pub struct Inspection {
     decoder: Decoder,
     layout: Layout,
     estimate: Estimate,
+    /// The embedded ICC profile, converted from once the largest rendition exists.
+    icc: Option<Vec<u8>>,
 }
 
 /// How the pixels will be decoded.
@@ -160,6 +164,20 @@ enum Decoder {
 }
 
 impl Inspection {
+    /// The estimate of a render with `icc` includes what its conversion to sRGB holds.
+    fn new(decoder: Decoder, layout: Layout, mut estimate: Estimate, icc: Option<Vec<u8>>) -> Self {
+        if let (Some(icc), Some(largest)) = (&icc, layout.targets.first()) {
+            let conversion = colour::working_bytes(icc.len(), largest.width.max(largest.height));
+            estimate.working = estimate.working.saturating_add(conversion);
+        }
+        Self {
+            decoder,
+            layout,
+            estimate,
+            icc,
+        }
+    }
+
     /// The memory rendering will hold at its peak, the input bytes included.
     pub fn estimate(&self) -> Estimate {
         self.estimate
@@ -172,8 +190,13 @@ impl Inspection {
             Decoder::Image(format) => generic::decode(bytes, format, opts)?,
             Decoder::Rgb => frame::decode(bytes, &self.layout, opts)?,
         };
+        let to_srgb = self
+            .icc
+            .as_deref()
+            .and_then(|icc| ToSrgb::new(icc, decoded.channels));
         let renditions = raster::produce(
             decoded,
+            to_srgb.as_ref(),
             self.layout.orientation,
             &self.layout.targets,
             &opts.sizes,

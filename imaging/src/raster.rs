@@ -2,6 +2,7 @@
 
 use fast_image_resize as fr;
 
+use crate::colour::ToSrgb;
 use crate::encode::Encoder;
 use crate::orient::{Orientation, orient};
 use crate::plan::Target;
@@ -86,12 +87,14 @@ fn resize_step(
     Ok((next, current.pixels))
 }
 
-/// Resizes, orients and encodes every target from the decoded (stored-orientation) raster.
+/// Resizes, orients and encodes every target from the decoded (stored-orientation) raster,
+/// converting the largest rendition to sRGB first when `to_srgb` says so.
 ///
 /// Renditions come back in the order of `sizes`; identical sizes (a small photo fits several
 /// boxes as is) are encoded once and shared.
 pub(crate) fn produce(
     decoded: Raster,
+    to_srgb: Option<&ToSrgb>,
     orientation: Orientation,
     targets: &[Target],
     sizes: &[(String, u32)],
@@ -104,6 +107,11 @@ pub(crate) fn produce(
     let (stored_w, stored_h) = orientation.apply_to_size(largest.width, largest.height);
     let (shrunk, spare) = resize_step(&mut resizer, decoded, stored_w, stored_h, Vec::new())?;
     let (mut current, mut spare) = orient(shrunk, orientation, spare);
+    if let Some(to_srgb) = to_srgb {
+        to_srgb
+            .apply(&mut current)
+            .map_err(|e| Failure::decode(format!("colour conversion: {e}")))?;
+    }
 
     let mut slots: Vec<Option<Rendition>> = vec![None; sizes.len()];
     let mut previous: Option<usize> = None;

@@ -1,8 +1,8 @@
 //! The estimate is an upper bound of what a render allocates: small real images of every
 //! decoded kind (PNG of each colour type and depth, lossless WebP, baseline and progressive
-//! JPEG at each subsampling, raw RGB frames) are rendered under a counting allocator, whose
-//! peak above the start must not exceed the estimate's working bytes. The Rust heap only:
-//! libjpeg's C allocations are bounded by the peak-RSS tests of the service.
+//! JPEG at each subsampling, raw RGB frames, a Display P3 JPEG) are rendered under a counting
+//! allocator, whose peak above the start must not exceed the estimate's working bytes. The
+//! Rust heap only: libjpeg's C allocations are bounded by the peak-RSS tests of the service.
 //!
 //! One test in this binary, so no other test allocates while it measures.
 
@@ -28,6 +28,8 @@ enum Kind {
     },
     /// Raw RGB, as a video's poster frame arrives from ffmpeg.
     Rgb,
+    /// A JPEG with a Display P3 profile, converted to sRGB as it renders.
+    DisplayP3,
 }
 
 fn kind() -> impl Strategy<Value = Kind> {
@@ -46,6 +48,7 @@ fn kind() -> impl Strategy<Value = Kind> {
                 subsamp
             }),
         Just(Kind::Rgb),
+        Just(Kind::DisplayP3),
     ]
 }
 
@@ -110,6 +113,25 @@ fn encode(kind: Kind, width: u32, height: u32, seed: u8) -> Vec<u8> {
             out = compressor.compress_to_vec(image).unwrap();
         }
         Kind::Rgb => out = pixels(width, height, 3, seed, false),
+        Kind::DisplayP3 => {
+            let jpeg = encode(
+                Kind::Jpeg {
+                    progressive: false,
+                    subsamp: turbojpeg::Subsamp::Sub2x2,
+                },
+                width,
+                height,
+                seed,
+            );
+            let icc = moxcms::ColorProfile::new_display_p3().encode().unwrap();
+            let len = u16::try_from(2 + 14 + icc.len()).unwrap();
+            out.extend_from_slice(&jpeg[..2]);
+            out.extend_from_slice(&[0xFF, 0xE2]);
+            out.extend_from_slice(&len.to_be_bytes());
+            out.extend_from_slice(b"ICC_PROFILE\0\x01\x01");
+            out.extend_from_slice(&icc);
+            out.extend_from_slice(&jpeg[2..]);
+        }
     }
     out
 }
