@@ -17,6 +17,12 @@ async fn concurrent_creates_make_one_batch() {
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs PostgreSQL: run by .ci/run"]
+async fn two_writers_rows_equal_a_rebuild() {
+    suite::two_writers_rows_equal_a_rebuild(&server()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs PostgreSQL: run by .ci/run"]
 async fn workload_rows_equal_a_rebuild() {
     suite::workload_rows_equal_a_rebuild(&server(), 1, 600).await;
 }

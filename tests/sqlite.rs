@@ -17,6 +17,11 @@ async fn workload_rows_equal_a_rebuild() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn two_writers_rows_equal_a_rebuild() {
+    suite::two_writers_rows_equal_a_rebuild(SQLITE).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn ready_batch_moves_listing_to_owner_approval() {
     suite::ready_batch_moves_listing_to_owner_approval(SQLITE).await;
 }

@@ -7,6 +7,7 @@ use cqrs_es::persist::{PersistenceError, SerializedEvent};
 use projections::{Row, View, table};
 use sqlx::AnyConnection;
 
+use super::cache::Head;
 use super::events::{self, StoredEvent};
 use super::read_model;
 use super::{Store, StoreError};
@@ -55,22 +56,29 @@ impl Store {
             .begin_with(self.dialect.begin_write())
             .await
             .map_err(|e| self.db_error(e))?;
-        let old = events::stream(
-            &mut tx,
-            self.dialect,
-            &first.aggregate_type,
-            &first.aggregate_id,
-            0,
-        )
-        .await
-        .map_err(|e| self.db_error(e))?;
-        let expected = old.last().map_or(0, |e| e.sequence) + 1;
+        let (kind, id) = (first.aggregate_type.as_str(), first.aggregate_id.as_str());
+        let head = events::head(&mut tx, self.dialect, kind, id)
+            .await
+            .map_err(|e| self.db_error(e))?;
+        let expected = head.as_ref().map_or(0, |h| h.sequence) + 1;
         if i64::try_from(first.sequence).ok() != Some(expected) {
             return Err(PersistenceError::OptimisticLockError);
         }
+        let cached = head
+            .as_ref()
+            .and_then(|h| self.streams.view_at(kind, id, h));
+        let view = match cached {
+            Some(view) => view,
+            None => {
+                let old = events::stream(&mut tx, self.dialect, kind, id, 0)
+                    .await
+                    .map_err(|e| self.db_error(e))?;
+                self.fold(kind, &old).map_err(unknown)?
+            }
+        };
 
         let recorded_at = projections::time::stamp(chrono::Utc::now());
-        let mut previous = old.last().map_or(GENESIS.to_owned(), |e| e.hash.clone());
+        let mut previous = head.map_or(GENESIS.to_owned(), |h| h.hash);
         let mut stored = Vec::with_capacity(new.len());
         for event in new {
             let payload = serde_json::to_string(&event.payload)?;
@@ -93,7 +101,9 @@ impl Store {
         }
         self.insert_events(&mut tx, &stored, &recorded_at).await?;
 
-        let (before, after, outbox) = self.project(&old, new).map_err(unknown)?;
+        let before = view.rows();
+        let (view, outbox) = project(view, new).map_err(unknown)?;
+        let after = view.rows();
         self.write_rows(&mut tx, &before, &after).await?;
         for (event, messages) in outbox {
             for mut message in messages {
@@ -118,7 +128,14 @@ impl Store {
                     .map_err(|e| self.db_error(e))?;
             }
         }
-        tx.commit().await.map_err(|e| self.db_error(e))
+        tx.commit().await.map_err(|e| self.db_error(e))?;
+        let last = stored.last().expect("at least one event");
+        let head = Head {
+            sequence: last.1,
+            hash: last.4.clone(),
+        };
+        self.streams.put(kind, id, head, view);
+        Ok(())
     }
 
     async fn insert_events(
@@ -154,34 +171,14 @@ impl Store {
         }
     }
 
-    /// The aggregate's rows before and after the new events, and the messages each new event
-    /// publishes. The same fold as a rebuild, so the live rows always equal a rebuild's.
-    #[allow(clippy::type_complexity)]
-    fn project<'e>(
-        &self,
-        old: &[StoredEvent],
-        new: &'e [SerializedEvent],
-    ) -> Result<
-        (
-            Vec<Row>,
-            Vec<Row>,
-            Vec<(&'e SerializedEvent, Vec<projections::OutboxMessage>)>,
-        ),
-        StoreError,
-    > {
-        let mut view = View::new(&new[0].aggregate_type)?;
+    /// The view of a stream's stored events: the same fold as a rebuild, so the live rows
+    /// always equal a rebuild's.
+    fn fold(&self, aggregate_type: &str, old: &[StoredEvent]) -> Result<View, StoreError> {
+        let mut view = View::new(aggregate_type)?;
         for event in old {
             view.apply(&event.to_serialized(&self.upcasters)?)?;
         }
-        let before = view.rows();
-        let mut outbox = Vec::new();
-        for event in new {
-            let messages = view.apply(event)?;
-            if !messages.is_empty() {
-                outbox.push((event, messages));
-            }
-        }
-        Ok((before, view.rows(), outbox))
+        Ok(view)
     }
 
     /// Inserts rows that are new and updates rows that changed; whole rows, so a concurrent
@@ -233,4 +230,26 @@ impl Store {
         }
         self.db_error(e)
     }
+}
+
+/// `view` after the new events, and the messages each of them publishes.
+#[allow(clippy::type_complexity)]
+fn project(
+    mut view: View,
+    new: &[SerializedEvent],
+) -> Result<
+    (
+        View,
+        Vec<(&SerializedEvent, Vec<projections::OutboxMessage>)>,
+    ),
+    StoreError,
+> {
+    let mut outbox = Vec::new();
+    for event in new {
+        let messages = view.apply(event)?;
+        if !messages.is_empty() {
+            outbox.push((event, messages));
+        }
+    }
+    Ok((view, outbox))
 }

@@ -6,7 +6,7 @@ use sqlx::{AnyConnection, Row as _};
 use toq_evidence::chain::Link;
 use toq_evidence::checkpoint::Head;
 
-use super::{Dialect, StoreError};
+use super::{Dialect, StoreError, cache};
 
 /// One row of the `events` table.
 #[derive(Debug, Clone)]
@@ -108,6 +108,30 @@ pub async fn stream(
         .iter()
         .map(StoredEvent::from_row)
         .collect()
+}
+
+/// The sequence and hash of a stream's last event (`None` for a new stream): one row of the
+/// `events_stream` index.
+pub(super) async fn head(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    aggregate_type: &str,
+    aggregate_id: &str,
+) -> Result<Option<cache::Head>, sqlx::Error> {
+    let sql = "SELECT sequence, hash FROM events WHERE aggregate_type = ? AND aggregate_id = ? \
+               ORDER BY sequence DESC LIMIT 1";
+    let row = sqlx::query(dialect.sql(sql))
+        .bind(aggregate_type.to_owned())
+        .bind(aggregate_id.to_owned())
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|row| {
+        Ok(cache::Head {
+            sequence: row.try_get(0)?,
+            hash: row.try_get(1)?,
+        })
+    })
+    .transpose()
 }
 
 /// The events of the streams of one type with ids from `first` to `last`, in stream and

@@ -2,6 +2,7 @@
 //! (sqlx `Any`), which also writes the read tables and the outbox in the append transaction.
 
 mod append;
+mod cache;
 mod dialect;
 mod events;
 mod job_queue;
@@ -79,6 +80,8 @@ pub struct Store {
     /// SQLite takes one writer at a time: the process's writers wait their turn here, in order,
     /// rather than in SQLite's busy handler, whose growing sleeps (up to 100 ms) make the tail.
     writers: Option<Arc<tokio::sync::Semaphore>>,
+    /// The folded streams of this process's last appends.
+    streams: cache::StreamCache,
 }
 
 impl Store {
@@ -107,6 +110,7 @@ impl Store {
             dialect,
             upcasters: Arc::new(aggregates::upcasting::upcasters()),
             writers: (dialect == Dialect::Sqlite).then(|| Arc::new(tokio::sync::Semaphore::new(1))),
+            streams: cache::StreamCache::new(cache::STREAMS),
         })
     }
 

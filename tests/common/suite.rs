@@ -184,6 +184,24 @@ pub async fn workload_rows_equal_a_rebuild(server: &str, seed: u64, steps: u64) 
     assert_consistent(engine.store()).await;
 }
 
+/// Two processes (two stores, so two stream caches) writing the same streams in turn: each
+/// one's cached folds go stale when the other appends, and the live rows still equal a rebuild.
+pub async fn two_writers_rows_equal_a_rebuild(server: &str) {
+    let (store, url) = fresh_store(server).await;
+    let first = Engine::new(store);
+    let second = Engine::new(Store::connect(&url, 4).await.expect("a second store"));
+    let mut one = workload::Workload::resume(&first, 1, 3).await.unwrap();
+    one.run(150, &quiet()).await.unwrap();
+    let mut two = workload::Workload::resume(&second, 2, 3).await.unwrap();
+    let stats = two.run(150, &quiet()).await.unwrap();
+    assert!(
+        stats.accepted > 0,
+        "{stats:?}: the second writer changed nothing"
+    );
+    one.run(150, &quiet()).await.unwrap();
+    assert_consistent(first.store()).await;
+}
+
 /// `projections verify` names each kind of difference: a changed cell, a missing row, a row
 /// of a stream that wrote no such row, and a row of a stream that has no events at all.
 pub async fn verify_names_every_difference(server: &str) {
