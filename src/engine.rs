@@ -75,10 +75,12 @@ struct Decider<A: Aggregate> {
     queries: Vec<Box<dyn Query<A>>>,
 }
 
-impl<A: Aggregate<Services = ()>> Decider<A> {
+impl<A: Aggregate<Services = ()> + Clone> Decider<A> {
     fn new(store: &Store, queries: Vec<Box<dyn Query<A>>>) -> Self {
         Self {
-            events: PersistedEventStore::new_event_store(store.clone()),
+            // A snapshot after every commit, kept in memory by the store: a command's load
+            // reads only the events after this process's last commit of the stream.
+            events: PersistedEventStore::new_snapshot_store(store.clone(), 1),
             queries,
         }
     }
@@ -91,8 +93,11 @@ impl<A: Aggregate<Services = ()>> Decider<A> {
     ) -> Result<Vec<A::Event>, AggregateError<A::Error>> {
         let mut context = self.events.load_aggregate(id).await?;
         let sink = EventSink::default();
-        context
-            .aggregate()
+        // cqrs-es 0.5's sink applies each event to the aggregate it is handed, and `commit`
+        // applies them again to the loaded state to make its snapshot: the command decides on
+        // a copy, so the snapshot is the loaded state plus the new events once.
+        let mut deciding = context.aggregate().clone();
+        deciding
             .handle(command, &(), &sink)
             .await
             .map_err(AggregateError::UserError)?;
@@ -208,7 +213,7 @@ async fn run<A>(
     refused: fn(A::Error) -> CommandError,
 ) -> Result<Vec<A::Event>, CommandError>
 where
-    A: Aggregate<Services = ()>,
+    A: Aggregate<Services = ()> + Clone,
     A::Command: Clone,
 {
     for attempt in 1..=ATTEMPTS {

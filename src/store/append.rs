@@ -66,9 +66,9 @@ impl Store {
         }
         let cached = head
             .as_ref()
-            .and_then(|h| self.streams.view_at(kind, id, h));
+            .and_then(|h| self.views.get(kind, id, |(at, _)| at == h));
         let view = match cached {
-            Some(view) => view,
+            Some((_, view)) => view,
             None => {
                 let old = events::stream(&mut tx, self.dialect, kind, id, 0)
                     .await
@@ -134,7 +134,7 @@ impl Store {
             sequence: last.1,
             hash: last.4.clone(),
         };
-        self.streams.put(kind, id, head, view);
+        self.views.put(kind, id, (head, view));
         Ok(())
     }
 

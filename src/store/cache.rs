@@ -1,23 +1,27 @@
-//! The folded state of the streams this process appended to last, so that an append reads one
-//! row (the stream's head) instead of the whole stream that cqrs-es has just loaded.
+//! What this process last knew of the streams it wrote, so that a command reads a stream's new
+//! rows only, not the whole stream, twice:
 //!
-//! An entry is used only when its last sequence and hash equal the head the append reads inside
-//! its transaction: the hash chain covers every earlier event, so an equal head means an equal
-//! history, and an append by another process (or a rebuild, which writes rows but never
-//! events) is simply a miss, as is a commit whose outcome was lost (the entry still holds the
-//! head before it). Bounded by a stream count; a batch's view is its rows (one per asset and
-//! job), tens of kilobytes.
+//! - **views** (the append): the read-model view folded at the stream's last append, used only
+//!   when its last sequence and hash equal the head the append reads inside its transaction.
+//!   The hash chain covers every earlier event, so an equal head means an equal history; an
+//!   append by another process, a lost commit (the entry still holds the head before it) or a
+//!   rebuild (which writes rows, never events) is simply a miss, and the stream is read whole.
+//! - **snapshots** (cqrs-es's load): the aggregate's state after its last commit here, as
+//!   cqrs-es's snapshot store keeps it; cqrs-es then reads only the events after it, so
+//!   another process's appends are applied on top and a stale snapshot is never wrong, only
+//!   less useful.
 //!
-//! Metrics: `media_stream_cache_total{outcome=hit|miss}`.
+//! Both are bounded by a stream count; a batch's entry is tens of kilobytes.
+//!
+//! Metrics: `media_stream_cache_total{cache=view|snapshot, outcome=hit|miss}`.
 
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
 use lru::LruCache;
-use projections::View;
 
 /// Streams kept: the batches being uploaded and processed at once, with room.
-pub(super) const STREAMS: usize = 1024;
+pub(super) const STREAMS: usize = 256;
 
 /// A stream's head: the sequence and hash of its last event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,47 +32,48 @@ pub(super) struct Head {
 
 type Key = (String, String);
 
+/// The most recently written streams' `T`, least recently used out first.
 #[derive(Clone)]
-pub(super) struct StreamCache {
-    entries: Arc<Mutex<LruCache<Key, (Head, View)>>>,
+pub(super) struct Recent<T> {
+    name: &'static str,
+    entries: Arc<Mutex<LruCache<Key, T>>>,
 }
 
-impl StreamCache {
-    pub(super) fn new(streams: usize) -> Self {
+impl<T: Clone> Recent<T> {
+    /// `name` labels its metrics.
+    pub(super) fn new(name: &'static str, streams: usize) -> Self {
         let capacity = NonZeroUsize::new(streams).unwrap_or(NonZeroUsize::MIN);
         Self {
+            name,
             entries: Arc::new(Mutex::new(LruCache::new(capacity))),
         }
     }
 
-    /// The view folded up to `head`, if this process holds exactly that.
-    pub(super) fn view_at(
+    /// The entry of a stream that `accept` takes, counted as a hit; anything else is a miss.
+    pub(super) fn get(
         &self,
         aggregate_type: &str,
         aggregate_id: &str,
-        head: &Head,
-    ) -> Option<View> {
+        accept: impl FnOnce(&T) -> bool,
+    ) -> Option<T> {
         let key = (aggregate_type.to_owned(), aggregate_id.to_owned());
         let mut entries = self
             .entries
             .lock()
-            .expect("the stream cache is never poisoned");
-        let found = match entries.get(&key) {
-            Some((cached, view)) if cached == head => Some(view.clone()),
-            _ => None,
-        };
+            .expect("a stream cache is never poisoned");
+        let found = entries.get(&key).filter(|entry| accept(entry)).cloned();
         let outcome = if found.is_some() { "hit" } else { "miss" };
-        metrics::counter!("media_stream_cache_total", "outcome" => outcome).increment(1);
+        metrics::counter!("media_stream_cache_total", "cache" => self.name, "outcome" => outcome)
+            .increment(1);
         found
     }
 
-    /// Records the view of a stream whose append committed at `head`.
-    pub(super) fn put(&self, aggregate_type: &str, aggregate_id: &str, head: Head, view: View) {
+    pub(super) fn put(&self, aggregate_type: &str, aggregate_id: &str, entry: T) {
         let key = (aggregate_type.to_owned(), aggregate_id.to_owned());
         self.entries
             .lock()
-            .expect("the stream cache is never poisoned")
-            .put(key, (head, view));
+            .expect("a stream cache is never poisoned")
+            .put(key, entry);
     }
 }
 
@@ -84,30 +89,29 @@ mod tests {
     }
 
     #[test]
-    fn a_view_is_served_only_at_its_own_head() {
-        let cache = StreamCache::new(2);
-        let view = View::new("MediaBatch").unwrap();
-        cache.put("MediaBatch", "a", head(3, "h3"), view.clone());
+    fn an_entry_is_served_only_when_accepted() {
+        let cache = Recent::new("test", 2);
+        cache.put("MediaBatch", "a", (head(3, "h3"), "view"));
+        let at = |h: Head| move |(cached, _): &(Head, &str)| *cached == h;
         assert_eq!(
-            cache.view_at("MediaBatch", "a", &head(3, "h3")),
-            Some(view.clone())
+            cache.get("MediaBatch", "a", at(head(3, "h3"))),
+            Some((head(3, "h3"), "view"))
         );
-        assert_eq!(cache.view_at("MediaBatch", "a", &head(4, "h4")), None);
-        assert_eq!(cache.view_at("MediaBatch", "a", &head(3, "other")), None);
-        assert_eq!(cache.view_at("MediaBatch", "b", &head(3, "h3")), None);
+        assert_eq!(cache.get("MediaBatch", "a", at(head(4, "h4"))), None);
+        assert_eq!(cache.get("MediaBatch", "a", at(head(3, "other"))), None);
+        assert_eq!(cache.get("MediaBatch", "b", at(head(3, "h3"))), None);
     }
 
     #[test]
     fn the_least_recently_used_stream_goes_first() {
-        let cache = StreamCache::new(2);
-        let view = View::new("MediaBatch").unwrap();
+        let cache = Recent::new("test", 2);
         for id in ["a", "b"] {
-            cache.put("MediaBatch", id, head(1, id), view.clone());
+            cache.put("MediaBatch", id, id);
         }
-        assert!(cache.view_at("MediaBatch", "a", &head(1, "a")).is_some());
-        cache.put("MediaBatch", "c", head(1, "c"), view.clone());
-        assert!(cache.view_at("MediaBatch", "b", &head(1, "b")).is_none());
-        assert!(cache.view_at("MediaBatch", "a", &head(1, "a")).is_some());
-        assert!(cache.view_at("MediaBatch", "c", &head(1, "c")).is_some());
+        assert!(cache.get("MediaBatch", "a", |_| true).is_some());
+        cache.put("MediaBatch", "c", "c");
+        assert!(cache.get("MediaBatch", "b", |_| true).is_none());
+        assert!(cache.get("MediaBatch", "a", |_| true).is_some());
+        assert!(cache.get("MediaBatch", "c", |_| true).is_some());
     }
 }

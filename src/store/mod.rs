@@ -80,8 +80,19 @@ pub struct Store {
     /// SQLite takes one writer at a time: the process's writers wait their turn here, in order,
     /// rather than in SQLite's busy handler, whose growing sleeps (up to 100 ms) make the tail.
     writers: Option<Arc<tokio::sync::Semaphore>>,
-    /// The folded streams of this process's last appends.
-    streams: cache::StreamCache,
+    /// The read-model views of this process's last appends, by stream.
+    views: cache::Recent<(cache::Head, projections::View)>,
+    /// The aggregates' states after this process's last commits (cqrs-es snapshots), by stream.
+    snapshots: cache::Recent<Snapshot>,
+}
+
+/// An aggregate's state after its event `sequence` (`number`: cqrs-es's snapshot count), as
+/// JSON text: several times smaller than a parsed `Value`.
+#[derive(Clone)]
+struct Snapshot {
+    json: String,
+    sequence: usize,
+    number: usize,
 }
 
 impl Store {
@@ -110,7 +121,8 @@ impl Store {
             dialect,
             upcasters: Arc::new(aggregates::upcasting::upcasters()),
             writers: (dialect == Dialect::Sqlite).then(|| Arc::new(tokio::sync::Semaphore::new(1))),
-            streams: cache::StreamCache::new(cache::STREAMS),
+            views: cache::Recent::new("view", cache::STREAMS),
+            snapshots: cache::Recent::new("snapshot", cache::STREAMS),
         })
     }
 

@@ -7,7 +7,7 @@ use cqrs_es::persist::{
 use serde_json::Value;
 
 use super::events::{self, StoredEvent};
-use super::{Store, StoreError};
+use super::{Snapshot, Store, StoreError};
 
 impl From<StoreError> for PersistenceError {
     fn from(e: StoreError) -> Self {
@@ -68,20 +68,40 @@ impl PersistedEventRepository for Store {
         .await
     }
 
-    /// Aggregates are rebuilt from their events; there are no snapshots.
+    /// The state this process committed last, if it still holds it (see `cache`): snapshots
+    /// live in memory only, so the events stay the one source of truth.
     async fn get_snapshot<A: Aggregate>(
         &self,
-        _: &str,
+        aggregate_id: &str,
     ) -> Result<Option<SerializedSnapshot>, PersistenceError> {
-        Ok(None)
+        let Some(snapshot) = self.snapshots.get(A::TYPE, aggregate_id, |_| true) else {
+            return Ok(None);
+        };
+        Ok(Some(SerializedSnapshot {
+            aggregate_id: aggregate_id.to_owned(),
+            aggregate: serde_json::from_str(&snapshot.json)?,
+            current_sequence: snapshot.sequence,
+            current_snapshot: snapshot.number,
+        }))
     }
 
     async fn persist<A: Aggregate>(
         &self,
         events: &[SerializedEvent],
-        _snapshot: Option<(String, Value, usize)>,
+        snapshot: Option<(String, Value, usize)>,
     ) -> Result<(), PersistenceError> {
-        self.append(events).await
+        self.append(events).await?;
+        // cqrs-es's snapshot covers every event of the commit (a snapshot size of 1).
+        if let (Some((id, state, number)), Some(last)) = (snapshot, events.last()) {
+            let json = serde_json::to_string(&state)?;
+            let snapshot = Snapshot {
+                json,
+                sequence: last.sequence,
+                number,
+            };
+            self.snapshots.put(A::TYPE, &id, snapshot);
+        }
+        Ok(())
     }
 
     async fn stream_events<A: Aggregate>(
