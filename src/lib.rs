@@ -5,6 +5,7 @@ pub mod auth;
 pub mod aws;
 pub mod backends;
 pub mod checkpointer;
+pub mod client;
 pub mod config;
 pub mod engine;
 pub mod fault;

@@ -54,6 +54,9 @@ enum Command {
         #[arg(value_parser = ["internal", "callback", "audit-key"])]
         which: String,
     },
+    /// Upload photos, videos and PDFs as one batch of a listing, wait for READY and print the
+    /// download URLs (the reference client of the HTTP contract).
+    Upload(toq_media::client::upload::UploadArgs),
     /// Create or update the database schema.
     Migrate,
     /// Rebuild, verify or count the read tables.
@@ -160,6 +163,9 @@ async fn run_worker(config: &Config, store: Store) -> anyhow::Result<()> {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Some(Command::Upload(args)) = cli.command {
+        return toq_media::client::upload::run(args).await;
+    }
     let config = Config::from_env()?;
     toq_media::fault::init()?;
     let command = cli.command.unwrap_or(Command::Serve);
@@ -227,6 +233,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Token { .. }
         | Command::Secret { .. }
         | Command::Render { .. }
+        | Command::Upload(_)
         | Command::Audit(_) => {
             unreachable!("handled above")
         }

@@ -1151,3 +1151,102 @@ async fn a_gibibyte_batch_is_zipped_within_the_memory_budget_and_without_ffmpeg_
         "peak RSS {peak} KiB is over the idle {baseline} KiB + the {budget_mb} MiB budget"
     );
 }
+
+/// Runs `toq-media upload` against `app` for `listing` on `paths`; returns (success, stdout,
+/// stderr).
+async fn upload_client(
+    app: &App,
+    listing: u64,
+    paths: &[&std::path::Path],
+) -> (bool, String, String) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_toq-media"))
+        .args(["upload", "--url", &app.address, "--token", &app.token()])
+        .args(["--listing", &listing.to_string(), "--wait", "120"])
+        .args(paths)
+        .output()
+        .await
+        .expect("the toq-media binary runs");
+    let text = |bytes: Vec<u8>| String::from_utf8_lossy(&bytes).into_owned();
+    (
+        output.status.success(),
+        text(output.stdout),
+        text(output.stderr),
+    )
+}
+
+/// The reference client takes a folder to READY over real HTTP: it hashes, creates the batch
+/// with each photo's orientation, streams the files to their signed URLs, confirms, waits, and
+/// prints a download URL per file that serves the rendition.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_upload_client_takes_a_folder_to_ready_and_prints_its_downloads() {
+    let app = spawn(WorkerMode::Embedded).await;
+    let listing = 741;
+    app.register_listing(listing).await;
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["living-room.jpg", "kitchen-portrait.jpg"] {
+        std::fs::write(dir.path().join(name), fixture(name)).unwrap();
+    }
+    let (ok, stdout, stderr) = upload_client(&app, listing, &[dir.path()]).await;
+    assert!(ok, "the upload failed:\n{stdout}\n{stderr}");
+    let mut lines = stdout.lines();
+    let (batch_id, state) = lines.next().unwrap().split_once(' ').unwrap();
+    assert_eq!(state, "READY", "{stdout}");
+    let status = app.status(listing, batch_id).await;
+    assert_eq!(status["status"], "READY");
+    assert_eq!(
+        asset(&status, "01-kitchen-portrait")["assetType"],
+        "PHOTO_VERTICAL"
+    );
+    assert_eq!(
+        asset(&status, "02-living-room")["assetType"],
+        "PHOTO_HORIZONTAL"
+    );
+    let downloads: BTreeMap<&str, &str> = lines.map(|l| l.split_once('\t').unwrap()).collect();
+    assert_eq!(downloads.len(), 2, "{stdout}");
+    for (client, url) in downloads {
+        let bytes = app
+            .client
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let (width, height, format) = decode(&bytes, client);
+        assert_eq!(format, ImageFormat::Jpeg);
+        assert!(
+            width.max(height) <= 1920 && width.min(height) > 0,
+            "{client}: {width}x{height}"
+        );
+    }
+}
+
+/// Refusals come back as the server's code and message, and nothing is left behind: a file
+/// the service does not take stops the client before any request, an unknown listing at create.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_upload_client_says_why_and_leaves_nothing_behind() {
+    let app = spawn(WorkerMode::Embedded).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("living-room.jpg"),
+        fixture("living-room.jpg"),
+    )
+    .unwrap();
+    let (ok, _, stderr) = upload_client(&app, 742, &[dir.path()]).await;
+    assert!(!ok);
+    assert!(stderr.contains("404 LISTING_NOT_FOUND"), "{stderr}");
+    app.register_listing(743).await;
+    std::fs::write(dir.path().join("notes.txt"), b"not media").unwrap();
+    let (ok, _, stderr) = upload_client(&app, 743, &[dir.path()]).await;
+    assert!(!ok);
+    assert!(
+        stderr.contains("notes.txt: not a photo, video or PDF"),
+        "{stderr}"
+    );
+    let batches: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM media_batches")
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(batches, 0, "a refused upload created a batch");
+}

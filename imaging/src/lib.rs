@@ -178,6 +178,11 @@ impl Inspection {
         }
     }
 
+    /// The photo's size once its orientation is applied (what a viewer shows).
+    pub fn size(&self) -> (u32, u32) {
+        (self.layout.width, self.layout.height)
+    }
+
     /// The memory rendering will hold at its peak, the input bytes included.
     pub fn estimate(&self) -> Estimate {
         self.estimate

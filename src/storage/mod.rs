@@ -44,7 +44,15 @@ pub enum StorageError {
 }
 
 /// Size and SHA-256 of a local file, read in chunks from where it stands.
-async fn hash_file(mut file: tokio::fs::File) -> std::io::Result<StoredObject> {
+async fn hash_file(file: tokio::fs::File) -> std::io::Result<StoredObject> {
+    hash_file_counting(file, |_| {}).await
+}
+
+/// [`hash_file`], telling `read` the length of each chunk (for a progress bar).
+pub(crate) async fn hash_file_counting(
+    mut file: tokio::fs::File,
+    mut read: impl FnMut(u64),
+) -> std::io::Result<StoredObject> {
     let (mut hasher, mut bytes) = (Sha256::new(), 0u64);
     let mut buf = vec![0; CHUNK];
     loop {
@@ -54,6 +62,7 @@ async fn hash_file(mut file: tokio::fs::File) -> std::io::Result<StoredObject> {
         }
         hasher.update(&buf[..n]);
         bytes += n as u64;
+        read(n as u64);
     }
     Ok(StoredObject {
         bytes,

@@ -1,0 +1,4 @@
+//! The reference client of the HTTP contract: `toq-media upload`.
+
+mod files;
+pub mod upload;
