@@ -3,6 +3,10 @@
 //!   --select DIR MIN_MP MAX_MP   copy the JPEGs of MIN..MAX megapixels into DIR/selected
 //!   --pipeline DIR WORKERS ROUNDS   render every photo ROUNDS times on WORKERS threads
 //!   --decode DIR WORKERS ROUNDS     the floor: only the scaled JPEG decode the pipeline does
+//!   --quality DIR SHARP_DIR   per size, the mean SSIM of the worker's renditions and of sharp's
+//!       (written by `sharp.mjs ... cascade SHARP_DIR`) against a reference made from the full
+//!       decode with the `image` crate's float Lanczos3 at each output's own size, and their
+//!       mean bytes; photos with an EXIF orientation are left out (the reference is not turned)
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,6 +15,8 @@ use std::time::Instant;
 use toq_imaging::{ImageOptions, render};
 
 mod common;
+#[path = "common/ssim.rs"]
+mod ssim;
 use common::jpegs;
 
 fn megapixels(bytes: &[u8]) -> f64 {
@@ -112,6 +118,63 @@ fn select(dir: &Path, min: f64, max: f64) {
     eprintln!("{kept} photos of {min}-{max} MP in {}", out.display());
 }
 
+/// The full-size decode of a JPEG, as stored.
+fn decode_full(bytes: &[u8]) -> image::RgbImage {
+    let image: turbojpeg::Image<Vec<u8>> =
+        turbojpeg::decompress(bytes, turbojpeg::PixelFormat::RGB).expect("decodes");
+    image::RgbImage::from_raw(image.width as u32, image.height as u32, image.pixels)
+        .expect("packed RGB")
+}
+
+/// SSIM of an encoded rendition against the full decode resized to the rendition's size.
+fn score(full: &image::RgbImage, rendition: &[u8]) -> f64 {
+    let out = image::load_from_memory(rendition)
+        .expect("a rendition")
+        .into_rgb8();
+    let (w, h) = out.dimensions();
+    let reference = image::imageops::resize(full, w, h, image::imageops::FilterType::Lanczos3);
+    ssim::ssim(&reference, &out)
+}
+
+fn quality(dir: &Path, sharp: &Path) {
+    let options = ImageOptions::default();
+    let edges: Vec<u32> = options.sizes.iter().map(|(_, e)| *e).collect();
+    // per size: (worker SSIM, sharp SSIM, worker bytes, sharp bytes)
+    let mut sums = vec![(0.0, 0.0, 0u64, 0u64); edges.len()];
+    let mut photos = 0;
+    for (i, bytes) in jpegs(dir).iter().enumerate() {
+        let processed = render(bytes, "image/jpeg", &options).expect("renders");
+        let full = decode_full(bytes);
+        if (processed.width, processed.height) != full.dimensions() {
+            eprintln!("  photo {i}: EXIF-oriented, left out");
+            continue;
+        }
+        photos += 1;
+        for (k, edge) in edges.iter().enumerate() {
+            let ours = &processed.renditions[k].bytes;
+            let theirs =
+                std::fs::read(sharp.join(format!("{i}-{edge}.jpg"))).expect("sharp's output");
+            sums[k].0 += score(&full, ours);
+            sums[k].1 += score(&full, &theirs);
+            sums[k].2 += ours.len() as u64;
+            sums[k].3 += theirs.len() as u64;
+        }
+        eprintln!("  photo {i} scored");
+    }
+    assert!(photos > 0, "no photo to score");
+    let n = f64::from(photos);
+    for (edge, (ours, theirs, our_bytes, their_bytes)) in edges.iter().zip(sums) {
+        println!(
+            "{{\"edge\":{edge},\"photos\":{photos},\"worker_ssim\":{:.4},\"sharp_ssim\":{:.4},\"worker_kb\":{:.1},\"sharp_kb\":{:.1},\"bytes_ratio\":{:.3}}}",
+            ours / n,
+            theirs / n,
+            our_bytes as f64 / n / 1024.0,
+            their_bytes as f64 / n / 1024.0,
+            our_bytes as f64 / their_bytes as f64
+        );
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -136,6 +199,9 @@ fn main() {
             number(3) as usize,
             "decode",
         ),
-        _ => eprintln!("see the module documentation: --select | --pipeline | --decode"),
+        Some("--quality") => quality(Path::new(&args[1]), Path::new(&args[2])),
+        _ => {
+            eprintln!("see the module documentation: --select | --pipeline | --decode | --quality")
+        }
     }
 }
