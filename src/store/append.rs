@@ -7,11 +7,11 @@ use cqrs_es::persist::{PersistenceError, SerializedEvent};
 use projections::{Row, View, table};
 use sqlx::AnyConnection;
 
-use super::cache::Head;
 use super::events::{self, StoredEvent};
 use super::read_model;
 use super::{Store, StoreError};
 use toq_evidence::chain::{self, GENESIS, Link};
+use toq_evidence::checkpoint::Head;
 
 /// Another open batch holds the listing: the unique open-batch index refused this one.
 #[derive(Debug, thiserror::Error)]
@@ -57,25 +57,11 @@ impl Store {
             .await
             .map_err(|e| self.db_error(e))?;
         let (kind, id) = (first.aggregate_type.as_str(), first.aggregate_id.as_str());
-        let head = events::head(&mut tx, self.dialect, kind, id)
-            .await
-            .map_err(|e| self.db_error(e))?;
+        let (head, view) = self.view_at_head(&mut tx, kind, id).await?;
         let expected = head.as_ref().map_or(0, |h| h.sequence) + 1;
         if i64::try_from(first.sequence).ok() != Some(expected) {
             return Err(PersistenceError::OptimisticLockError);
         }
-        let cached = head
-            .as_ref()
-            .and_then(|h| self.views.get(kind, id, |(at, _)| at == h));
-        let view = match cached {
-            Some((_, view)) => view,
-            None => {
-                let old = events::stream(&mut tx, self.dialect, kind, id, 0)
-                    .await
-                    .map_err(|e| self.db_error(e))?;
-                self.fold(kind, &old).map_err(unknown)?
-            }
-        };
 
         let recorded_at = projections::time::stamp(chrono::Utc::now());
         let mut previous = head.map_or(GENESIS.to_owned(), |h| h.hash);
@@ -131,6 +117,8 @@ impl Store {
         tx.commit().await.map_err(|e| self.db_error(e))?;
         let last = stored.last().expect("at least one event");
         let head = Head {
+            aggregate_type: kind.to_owned(),
+            aggregate_id: id.to_owned(),
             sequence: last.1,
             hash: last.4.clone(),
         };
@@ -169,6 +157,39 @@ impl Store {
             }
             Err(e) => Err(self.db_error(e)),
         }
+    }
+
+    /// The stream's head and its read-model view there: the one this process kept at its last
+    /// commit when the head is still that (one indexed row read), else the whole stream read
+    /// and folded. Taken out of the cache: an append that fails leaves a miss, not a copy.
+    async fn view_at_head(
+        &self,
+        tx: &mut AnyConnection,
+        kind: &str,
+        id: &str,
+    ) -> Result<(Option<Head>, View), PersistenceError> {
+        if let Some((at, view)) = self.views.take(kind, id) {
+            let head = events::head(tx, self.dialect, kind, id)
+                .await
+                .map_err(|e| self.db_error(e))?;
+            if head.as_ref() == Some(&at) {
+                self.views.count("hit");
+                return Ok((head, view));
+            }
+            self.views.count("stale");
+        } else {
+            self.views.count("miss");
+        }
+        let old = events::stream(tx, self.dialect, kind, id, 0)
+            .await
+            .map_err(|e| self.db_error(e))?;
+        let head = old.last().map(|e| Head {
+            aggregate_type: e.aggregate_type.clone(),
+            aggregate_id: e.aggregate_id.clone(),
+            sequence: e.sequence,
+            hash: e.hash.clone(),
+        });
+        Ok((head, self.fold(kind, &old).map_err(unknown)?))
     }
 
     /// The view of a stream's stored events: the same fold as a rebuild, so the live rows

@@ -13,7 +13,8 @@
 //!
 //! Both are bounded by a stream count; a batch's entry is tens of kilobytes.
 //!
-//! Metrics: `media_stream_cache_total{cache=view|snapshot, outcome=hit|miss}`.
+//! Metrics: `media_stream_cache_total{cache=view|snapshot, outcome=hit|stale|miss}` (`stale`: a
+//! view whose head is no longer the stream's).
 
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
@@ -22,13 +23,6 @@ use lru::LruCache;
 
 /// Streams kept: the batches being uploaded and processed at once, with room.
 pub(super) const STREAMS: usize = 256;
-
-/// A stream's head: the sequence and hash of its last event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Head {
-    pub(super) sequence: i64,
-    pub(super) hash: String,
-}
 
 type Key = (String, String);
 
@@ -49,57 +43,50 @@ impl<T: Clone> Recent<T> {
         }
     }
 
-    /// The entry of a stream that `accept` takes, counted as a hit; anything else is a miss.
-    pub(super) fn get(
-        &self,
-        aggregate_type: &str,
-        aggregate_id: &str,
-        accept: impl FnOnce(&T) -> bool,
-    ) -> Option<T> {
-        let key = (aggregate_type.to_owned(), aggregate_id.to_owned());
-        let mut entries = self
-            .entries
-            .lock()
-            .expect("a stream cache is never poisoned");
-        let found = entries.get(&key).filter(|entry| accept(entry)).cloned();
-        let outcome = if found.is_some() { "hit" } else { "miss" };
-        metrics::counter!("media_stream_cache_total", "cache" => self.name, "outcome" => outcome)
-            .increment(1);
-        found
+    /// A copy of the stream's entry.
+    pub(super) fn get(&self, aggregate_type: &str, aggregate_id: &str) -> Option<T> {
+        self.lock().get(&key(aggregate_type, aggregate_id)).cloned()
     }
 
-    pub(super) fn put(&self, aggregate_type: &str, aggregate_id: &str, entry: T) {
-        let key = (aggregate_type.to_owned(), aggregate_id.to_owned());
+    /// The stream's entry, taken out (put it back once it is current again).
+    pub(super) fn take(&self, aggregate_type: &str, aggregate_id: &str) -> Option<T> {
+        self.lock().pop(&key(aggregate_type, aggregate_id))
+    }
+
+    /// Counts a lookup's outcome: `hit`, `stale` or `miss`.
+    pub(super) fn count(&self, outcome: &'static str) {
+        metrics::counter!("media_stream_cache_total", "cache" => self.name, "outcome" => outcome)
+            .increment(1);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<Key, T>> {
         self.entries
             .lock()
             .expect("a stream cache is never poisoned")
-            .put(key, entry);
     }
+
+    pub(super) fn put(&self, aggregate_type: &str, aggregate_id: &str, entry: T) {
+        self.lock().put(key(aggregate_type, aggregate_id), entry);
+    }
+}
+
+fn key(aggregate_type: &str, aggregate_id: &str) -> Key {
+    (aggregate_type.to_owned(), aggregate_id.to_owned())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn head(sequence: i64, hash: &str) -> Head {
-        Head {
-            sequence,
-            hash: hash.to_owned(),
-        }
-    }
-
     #[test]
-    fn an_entry_is_served_only_when_accepted() {
+    fn get_copies_take_removes() {
         let cache = Recent::new("test", 2);
-        cache.put("MediaBatch", "a", (head(3, "h3"), "view"));
-        let at = |h: Head| move |(cached, _): &(Head, &str)| *cached == h;
-        assert_eq!(
-            cache.get("MediaBatch", "a", at(head(3, "h3"))),
-            Some((head(3, "h3"), "view"))
-        );
-        assert_eq!(cache.get("MediaBatch", "a", at(head(4, "h4"))), None);
-        assert_eq!(cache.get("MediaBatch", "a", at(head(3, "other"))), None);
-        assert_eq!(cache.get("MediaBatch", "b", at(head(3, "h3"))), None);
+        cache.put("MediaBatch", "a", 3);
+        assert_eq!(cache.get("MediaBatch", "a"), Some(3));
+        assert_eq!(cache.get("MediaBatch", "b"), None);
+        assert_eq!(cache.take("MediaBatch", "a"), Some(3));
+        assert_eq!(cache.get("MediaBatch", "a"), None);
+        assert_eq!(cache.take("MediaBatch", "a"), None);
     }
 
     #[test]
@@ -108,10 +95,10 @@ mod tests {
         for id in ["a", "b"] {
             cache.put("MediaBatch", id, id);
         }
-        assert!(cache.get("MediaBatch", "a", |_| true).is_some());
+        assert!(cache.get("MediaBatch", "a").is_some());
         cache.put("MediaBatch", "c", "c");
-        assert!(cache.get("MediaBatch", "b", |_| true).is_none());
-        assert!(cache.get("MediaBatch", "a", |_| true).is_some());
-        assert!(cache.get("MediaBatch", "c", |_| true).is_some());
+        assert!(cache.get("MediaBatch", "b").is_none());
+        assert!(cache.get("MediaBatch", "a").is_some());
+        assert!(cache.get("MediaBatch", "c").is_some());
     }
 }

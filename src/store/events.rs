@@ -6,7 +6,7 @@ use sqlx::{AnyConnection, Row as _};
 use toq_evidence::chain::Link;
 use toq_evidence::checkpoint::Head;
 
-use super::{Dialect, StoreError, cache};
+use super::{Dialect, StoreError};
 
 /// One row of the `events` table.
 #[derive(Debug, Clone)]
@@ -117,7 +117,7 @@ pub(super) async fn head(
     dialect: Dialect,
     aggregate_type: &str,
     aggregate_id: &str,
-) -> Result<Option<cache::Head>, sqlx::Error> {
+) -> Result<Option<Head>, sqlx::Error> {
     let sql = "SELECT sequence, hash FROM events WHERE aggregate_type = ? AND aggregate_id = ? \
                ORDER BY sequence DESC LIMIT 1";
     let row = sqlx::query(dialect.sql(sql))
@@ -126,7 +126,9 @@ pub(super) async fn head(
         .fetch_optional(&mut *conn)
         .await?;
     row.map(|row| {
-        Ok(cache::Head {
+        Ok(Head {
+            aggregate_type: aggregate_type.to_owned(),
+            aggregate_id: aggregate_id.to_owned(),
             sequence: row.try_get(0)?,
             hash: row.try_get(1)?,
         })

@@ -81,7 +81,7 @@ pub struct Store {
     /// rather than in SQLite's busy handler, whose growing sleeps (up to 100 ms) make the tail.
     writers: Option<Arc<tokio::sync::Semaphore>>,
     /// The read-model views of this process's last appends, by stream.
-    views: cache::Recent<(cache::Head, projections::View)>,
+    views: cache::Recent<(toq_evidence::checkpoint::Head, projections::View)>,
     /// The aggregates' states after this process's last commits (cqrs-es snapshots), by stream.
     snapshots: cache::Recent<Snapshot>,
 }

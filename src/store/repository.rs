@@ -74,9 +74,11 @@ impl PersistedEventRepository for Store {
         &self,
         aggregate_id: &str,
     ) -> Result<Option<SerializedSnapshot>, PersistenceError> {
-        let Some(snapshot) = self.snapshots.get(A::TYPE, aggregate_id, |_| true) else {
+        let Some(snapshot) = self.snapshots.get(A::TYPE, aggregate_id) else {
+            self.snapshots.count("miss");
             return Ok(None);
         };
+        self.snapshots.count("hit");
         Ok(Some(SerializedSnapshot {
             aggregate_id: aggregate_id.to_owned(),
             aggregate: serde_json::from_str(&snapshot.json)?,
