@@ -150,7 +150,8 @@ pub struct Inspection {
     decoder: Decoder,
     layout: Layout,
     estimate: Estimate,
-    /// The embedded ICC profile, converted from once the largest rendition exists.
+    /// The embedded ICC profile when its pixels need converting, which happens once the
+    /// largest rendition exists.
     icc: Option<Vec<u8>>,
 }
 
@@ -164,8 +165,10 @@ enum Decoder {
 }
 
 impl Inspection {
-    /// The estimate of a render with `icc` includes what its conversion to sRGB holds.
+    /// Keeps `icc` only when its pixels need converting to sRGB, and then counts what the
+    /// conversion holds in the estimate.
     fn new(decoder: Decoder, layout: Layout, mut estimate: Estimate, icc: Option<Vec<u8>>) -> Self {
+        let icc = icc.filter(|icc| colour::converts(icc));
         if let (Some(icc), Some(largest)) = (&icc, layout.targets.first()) {
             let conversion = colour::working_bytes(icc.len(), largest.width.max(largest.height));
             estimate.working = estimate.working.saturating_add(conversion);
