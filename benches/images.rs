@@ -126,14 +126,31 @@ fn decode_full(bytes: &[u8]) -> image::RgbImage {
         .expect("packed RGB")
 }
 
-/// SSIM of an encoded rendition against the full decode resized to the rendition's size.
-fn score(full: &image::RgbImage, rendition: &[u8]) -> f64 {
-    let out = image::load_from_memory(rendition)
-        .expect("a rendition")
-        .into_rgb8();
-    let (w, h) = out.dimensions();
-    let reference = image::imageops::resize(full, w, h, image::imageops::FilterType::Lanczos3);
-    ssim::ssim(&reference, &out)
+/// The references of one photo: its full decode resized with float Lanczos3 to each size an
+/// output has, made once per size (the two sides' renditions usually share it).
+struct References {
+    full: image::RgbImage,
+    resized: Vec<image::RgbImage>,
+}
+
+impl References {
+    /// SSIM of an encoded rendition against the reference of its size.
+    fn score(&mut self, rendition: &[u8]) -> f64 {
+        let out = image::load_from_memory(rendition)
+            .expect("a rendition")
+            .into_rgb8();
+        let (w, h) = out.dimensions();
+        let at = match self.resized.iter().position(|r| r.dimensions() == (w, h)) {
+            Some(at) => at,
+            None => {
+                let filter = image::imageops::FilterType::Lanczos3;
+                self.resized
+                    .push(image::imageops::resize(&self.full, w, h, filter));
+                self.resized.len() - 1
+            }
+        };
+        ssim::ssim(&self.resized[at], &out)
+    }
 }
 
 fn quality(dir: &Path, sharp: &Path) {
@@ -150,12 +167,16 @@ fn quality(dir: &Path, sharp: &Path) {
             continue;
         }
         photos += 1;
+        let mut references = References {
+            full,
+            resized: Vec::new(),
+        };
         for (k, edge) in edges.iter().enumerate() {
             let ours = &processed.renditions[k].bytes;
             let theirs =
                 std::fs::read(sharp.join(format!("{i}-{edge}.jpg"))).expect("sharp's output");
-            sums[k].0 += score(&full, ours);
-            sums[k].1 += score(&full, &theirs);
+            sums[k].0 += references.score(ours);
+            sums[k].1 += references.score(&theirs);
             sums[k].2 += ours.len() as u64;
             sums[k].3 += theirs.len() as u64;
         }
