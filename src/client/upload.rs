@@ -58,17 +58,30 @@ impl Api {
             .await
             .with_context(|| format!("POST {url}"))?;
         let status = response.status().as_u16();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let text = response
+            .text()
+            .await
+            .with_context(|| format!("reading the answer to POST {url}"))?;
+        let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         if status != expect {
-            bail!("POST /{route} was refused: {}", refusal(status, &body));
+            bail!(
+                "POST /{route} was refused: {}",
+                refusal(status, &body, &text)
+            );
+        }
+        if body.is_null() {
+            bail!("POST /{route} answered {status} with no JSON body: {text:?}");
         }
         Ok(body)
     }
 }
 
-/// `409 OPEN_BATCH_EXISTS: ... (details)` from an API error body.
-fn refusal(status: u16, body: &Value) -> String {
-    let code = body["error"].as_str().unwrap_or("no error code");
+/// `409 OPEN_BATCH_EXISTS: ... (details)` from an API error body; the raw `text` when it is
+/// not one (a proxy's page, a plain 413).
+fn refusal(status: u16, body: &Value, text: &str) -> String {
+    let Some(code) = body["error"].as_str() else {
+        return format!("{status}: {text}");
+    };
     let message = body["message"].as_str().unwrap_or("");
     match &body["details"] {
         Value::Null => format!("{status} {code}: {message}"),
@@ -240,5 +253,23 @@ async fn wait(api: &Api, target: &Value, patience: Duration) -> anyhow::Result<V
             bail!("the batch is still {state} after {} s", patience.as_secs());
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_names_its_code_or_keeps_the_text() {
+        let body = json!({"code": 404, "error": "LISTING_NOT_FOUND", "message": "no such listing"});
+        assert_eq!(
+            refusal(404, &body, ""),
+            "404 LISTING_NOT_FOUND: no such listing"
+        );
+        assert_eq!(
+            refusal(413, &Value::Null, "payload too large"),
+            "413: payload too large"
+        );
     }
 }
