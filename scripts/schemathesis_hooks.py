@@ -19,6 +19,15 @@ def trimmed(value):
     return value if isinstance(value, (int, float, bool, type(None))) else object()
 
 
+def fresh(name, i, taken):
+    """A value of rule `name` for file `i` that no file holds: the lowest free sequence (the
+    first fresh guess, i + 1, may be a later file's), or a numbered string."""
+    if name == "sequence":
+        return next(n for n in range(1, 256) if n not in taken)
+    prefix = "file" if name == "clientId" else "title"
+    return next(v for n in range(len(taken) + 1) if (v := f"{prefix}-{i}-{n}") not in taken)
+
+
 @schemathesis.hook
 def map_case(context, case):
     meta = case.meta
@@ -28,11 +37,15 @@ def map_case(context, case):
     files = body.get("files")
     if not isinstance(files, list) or not all(isinstance(f, dict) for f in files):
         return case
-    seen = {"clientId": set(), "sequence": set(), "title": set()}
+    names = ("clientId", "sequence", "title")
+    # Every value some file holds, so a replacement never collides with a later file either.
+    taken = {name: {trimmed(f.get(name)) for f in files} for name in names}
+    seen = {name: set() for name in names}
     for i, f in enumerate(files):
-        for name, fresh in (("clientId", f"file-{i}"), ("sequence", i + 1), ("title", f"title-{i}")):
+        for name in names:
             if name in f and trimmed(f[name]) in seen[name]:
-                f[name] = fresh
+                f[name] = fresh(name, i, taken[name])
+                taken[name].add(f[name])
             seen[name].add(trimmed(f.get(name)))
     sizes = [f.get("bytes") for f in files]
     if all(isinstance(b, int) for b in sizes) and sum(sizes) > MAX_TOTAL_BYTES:
