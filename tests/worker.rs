@@ -154,6 +154,7 @@ impl App {
                     Some("mp4") => "video/mp4",
                     Some("mov") => "video/quicktime",
                     Some("pdf") => "application/pdf",
+                    Some("heic") => "image/heic",
                     _ => "image/jpeg",
                 };
                 json!({"clientId": f.client_id, "assetType": f.asset_type, "filename": f.name,
@@ -853,6 +854,58 @@ fn media(client_id: &'static str, asset_type: &'static str, name: &'static str) 
         name,
         bytes: std::fs::read(dir.join(name)).unwrap(),
     }
+}
+
+/// `heif` with every `ispe` (image size) property declaring `width`×`height`.
+fn with_image_size(heif: &[u8], width: u32, height: u32) -> Vec<u8> {
+    let mut forged = heif.to_vec();
+    let at: Vec<usize> = heif
+        .windows(4)
+        .enumerate()
+        .filter(|(_, w)| w == b"ispe")
+        .map(|(i, _)| i + 8)
+        .collect();
+    assert!(!at.is_empty(), "no ispe box");
+    for i in at {
+        forged[i..i + 4].copy_from_slice(&width.to_be_bytes());
+        forged[i + 4..i + 8].copy_from_slice(&height.to_be_bytes());
+    }
+    forged
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn heic_photos_are_rendered_and_an_oversized_header_is_refused_before_decoding() {
+    let app = spawn(WorkerMode::Embedded).await;
+    let listing = 727;
+    let heic = media("phone", "PHOTO_HORIZONTAL", "photo.heic");
+    let forged = File {
+        client_id: "forged",
+        asset_type: "PHOTO_HORIZONTAL",
+        name: "huge.heic",
+        bytes: with_image_size(&heic.bytes, 20_000, 20_000),
+    };
+    let batch_id = app.submit(listing, &[heic, forged]).await;
+    let status = app.wait_terminal(listing, &batch_id).await;
+    assert_eq!(status["status"], "FAILED", "{status}");
+
+    let phone = asset(&status, "phone");
+    assert_eq!(phone["status"], "PROCESSED", "{phone}");
+    assert_eq!(
+        (phone["width"].as_u64(), phone["height"].as_u64()),
+        (Some(1200), Some(800)),
+        "{phone}"
+    );
+    assert_eq!(phone["renditions"].as_object().unwrap().len(), 4, "{phone}");
+    // the forged header is refused by its size (heif-convert would have decoded the small
+    // image, or failed on the mismatch with DECODE_FAILED)
+    let forged = asset(&status, "forged");
+    assert_eq!(forged["errorCode"], "IMAGE_TOO_LARGE", "{forged}");
+    assert!(
+        forged["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("20000x20000")),
+        "{forged}"
+    );
 }
 
 /// The top-level boxes of an MP4, in file order.

@@ -33,6 +33,7 @@ mod colour;
 mod encode;
 mod frame;
 mod generic;
+pub mod heif;
 mod jpeg;
 pub mod measure;
 mod orient;

@@ -34,8 +34,8 @@ pub(crate) fn sniff(bytes: &[u8], declared: &str) -> Result<Format, Failure> {
 fn describe_unsupported(bytes: &[u8]) -> String {
     if let Some(brand) = heif_brand(bytes) {
         return format!(
-            "HEIF/HEIC/AVIF image (brand {brand}): this build does not decode HEIF; \
-             upload JPEG, PNG or WebP (e.g. set the phone camera to \"Most Compatible\")"
+            "HEIF/HEIC/AVIF image (brand {brand}): libheif decodes it outside this \
+             pipeline (the worker's heif-convert)"
         );
     }
     let kind = if bytes.starts_with(b"%PDF-") {
@@ -55,7 +55,7 @@ fn describe_unsupported(bytes: &[u8]) -> String {
 }
 
 /// The HEIF-family brand of an ISO-BMFF `ftyp` box (major or compatible), if any.
-fn heif_brand(bytes: &[u8]) -> Option<String> {
+pub(crate) fn heif_brand(bytes: &[u8]) -> Option<String> {
     const HEIF_BRANDS: [&[u8; 4]; 12] = [
         b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1",
         b"avif", b"avis",

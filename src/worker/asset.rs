@@ -238,6 +238,12 @@ impl Pipeline {
         }
         // the bytes held are then the bytes counted
         bytes.shrink_to_fit();
+        if toq_imaging::heif::is_heif(&bytes) {
+            let reservation = reservation.expect("images are read under a reservation");
+            return media::heif(self, bytes, reservation)
+                .await
+                .map(Verified::Image);
+        }
         self.render(
             bytes,
             Still::Encoded(asset.content_type.clone()),
@@ -287,7 +293,7 @@ async fn download_target(asset: &JobAsset) -> Result<(Download, tokio::fs::File)
 }
 
 /// The worker's own disk failed it, not the asset.
-fn scratch(e: std::io::Error) -> Failure {
+pub(super) fn scratch(e: std::io::Error) -> Failure {
     failure(
         FailureCode::StorageError,
         format!("the worker's temp space failed: {e}"),

@@ -1,18 +1,51 @@
-//! Videos and documents, once their upload is verified on local disk: the tools of
-//! `toq_tools` (sandboxed ffprobe, ffmpeg, pdftoppm) make a still, which goes through the same
-//! photo pipeline into `thumbnail`/`small`/`medium`/`large`; a video also gets its `web`
+//! Videos, documents and HEIF photos, once their upload is verified: the tools of `toq_tools`
+//! (sandboxed ffprobe, ffmpeg, pdftoppm, heif-convert) make a still, which goes through the
+//! same photo pipeline into `thumbnail`/`small`/`medium`/`large`; a video also gets its `web`
 //! rendition (DESIGN.md "Processing").
 //!
 //! Metrics: `media_video_web_total{mode}` (`remux` or `transcode`); the tools count their own
 //! runs and timeouts (`media_tool_runs_total`, `media_tool_seconds`).
 
 use aggregates::{AssetOutput, FailureCode, RenditionName};
-use toq_imaging::Failure;
+use toq_imaging::{Failure, Processed};
 use toq_tools::WebMode;
 
-use super::asset::{Download, Pipeline, Still, failure, write_renditions};
+use super::asset::{Download, Pipeline, Still, failure, scratch, write_renditions};
 use super::job::{Job, JobAsset};
 use super::keys;
+use super::memory::Reservation;
+
+/// A HEIF photo (`bytes`, verified, held under `reservation`): its declared size is checked
+/// from its boxes before any decoder runs, then heif-convert decodes it to a JPEG, upright and
+/// with its colour profile, which the photo pipeline renders.
+pub(super) async fn heif(
+    pipeline: &Pipeline,
+    bytes: Vec<u8>,
+    reservation: Reservation,
+) -> Result<Processed, Failure> {
+    toq_imaging::heif::primary_size(&bytes, pipeline.image.max_pixels)?;
+    let dir = tempfile::Builder::new()
+        .prefix("toq-media-asset-")
+        .tempdir()
+        .map_err(scratch)?;
+    let input = dir.path().join("input.heic");
+    tokio::fs::write(&input, &bytes).await.map_err(scratch)?;
+    drop(bytes);
+    let decoded = dir.path().join("decoded.jpg");
+    let jpeg = pipeline
+        .tools
+        .heif(&input, &decoded)
+        .await
+        .map_err(|f| Failure {
+            message: f
+                .message
+                .replace(&dir.path().display().to_string(), "<upload>"),
+            ..f
+        })?;
+    drop(dir);
+    let still = Still::Encoded("image/jpeg (decoded from HEIF)".into());
+    pipeline.render(jpeg, still, Some(reservation)).await
+}
 
 /// Probe (refusing what is over the limits), poster frame, renditions, then the web MP4.
 pub(super) async fn video(

@@ -1,5 +1,6 @@
-//! ffprobe, ffmpeg, pdfinfo and pdftoppm as sandboxed child processes for the built-in
-//! worker: video probes, poster frames, the `web` rendition and PDF previews.
+//! ffprobe, ffmpeg, pdfinfo, pdftoppm and heif-convert as sandboxed child processes for the
+//! built-in worker: video probes, poster frames, the `web` rendition, PDF previews and HEIF
+//! photos.
 //!
 //! Every file is sniffed by its first bytes before a tool sees it (`sniff`), every ffmpeg
 //! input is read through the forced `mov` demuxer with only the `file` protocol allowed, and
@@ -8,6 +9,7 @@
 
 mod args;
 mod fit;
+mod heif;
 mod pdf;
 mod poster;
 mod probe;

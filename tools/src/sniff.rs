@@ -28,6 +28,16 @@ pub(crate) async fn video(path: &Path) -> Result<(), Failure> {
     }
 }
 
+/// Accepts a HEIF-family image (HEIC, AVIF): an `ftyp` box with one of their brands.
+pub(crate) async fn heif(path: &Path) -> Result<(), Failure> {
+    let (head, _) = read_head(path).await?;
+    if toq_imaging::heif::is_heif(&head) {
+        Ok(())
+    } else {
+        Err(unsupported("not a HEIF image", &head))
+    }
+}
+
 /// Accepts a PDF.
 pub(crate) async fn pdf(path: &Path) -> Result<(), Failure> {
     let (head, _) = read_head(path).await?;

@@ -8,7 +8,8 @@ use aggregates::FailureCode;
 use crate::args::{self, os};
 use crate::sandbox::{self, Limits};
 use crate::{
-    Failure, Frame, PdfPreview, VideoInfo, VideoLimits, WebMode, failure, pdf, poster, sniff, web,
+    Failure, Frame, PdfPreview, VideoInfo, VideoLimits, WebMode, failure, heif, pdf, poster, sniff,
+    web,
 };
 
 /// Absolute paths of the tools, found once at start-up, and the limits every run gets.
@@ -21,6 +22,7 @@ pub struct Toolbox {
     ffprobe: Option<PathBuf>,
     pdfinfo: Option<PathBuf>,
     pdftoppm: Option<PathBuf>,
+    heif_convert: Option<PathBuf>,
     limits: Limits,
 }
 
@@ -40,6 +42,7 @@ impl Toolbox {
             ffprobe: find("ffprobe"),
             pdfinfo: find("pdfinfo"),
             pdftoppm: find("pdftoppm"),
+            heif_convert: find("heif-convert"),
             limits,
         }
     }
@@ -52,6 +55,20 @@ impl Toolbox {
     /// pdfinfo and pdftoppm are both there: PDFs get previews.
     pub fn has_pdf(&self) -> bool {
         self.pdfinfo.is_some() && self.pdftoppm.is_some()
+    }
+
+    /// heif-convert is there: HEIC/HEIF/AVIF photos are decoded.
+    pub fn has_heif(&self) -> bool {
+        self.heif_convert.is_some()
+    }
+
+    /// Decodes the primary image of the HEIF photo `input` to a JPEG at `output`, upright and
+    /// with its ICC profile, and returns its bytes. The caller has checked the declared size
+    /// ([`toq_imaging::heif::primary_size`]); the sandbox bounds what a lying header costs.
+    pub async fn heif(&self, input: &Path, output: &Path) -> Result<Vec<u8>, Failure> {
+        sniff::heif(input).await?;
+        let heif_convert = required(&self.heif_convert, "heif-convert")?;
+        heif::decode(heif_convert, input, output, &self.limits).await
     }
 
     /// Sniffs and probes a video, refusing what is over `limits`.
