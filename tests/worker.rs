@@ -145,28 +145,28 @@ impl App {
     /// confirms them; returns the batch id.
     async fn submit(&self, listing: u64, files: &[File]) -> String {
         self.register_listing(listing).await;
-        let entries: Vec<Value> = files
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                let content_type = match f.name.rsplit_once('.').map(|(_, ext)| ext) {
-                    Some("png") => "image/png",
-                    Some("mp4") => "video/mp4",
-                    Some("mov") => "video/quicktime",
-                    Some("pdf") => "application/pdf",
-                    Some("heic") => "image/heic",
-                    _ => "image/jpeg",
-                };
-                json!({"clientId": f.client_id, "assetType": f.asset_type, "filename": f.name,
-                       "contentType": content_type, "bytes": f.bytes.len(),
-                       "checksum": hex::encode(Sha256::digest(&f.bytes)), "sequence": i + 1})
-            })
-            .collect();
+        let numbered: Vec<_> = files.iter().enumerate().collect();
+        let entries = Self::entries(&numbered);
         let body = json!({"listingIdentityId": listing, "batchReference": "worker test", "files": entries});
         let (status, created) = self.post("uploads", &body).await;
         assert_eq!(status, 201, "{created}");
         let batch_id = created["batchId"].as_str().unwrap().to_owned();
-        let tickets = created["files"].as_array().unwrap();
+        self.upload_and_confirm(listing, &batch_id, files, &created)
+            .await;
+        batch_id
+    }
+
+    /// PUTs each file to the signed URL of its ticket in `issued` (the answer of create or
+    /// replace) and confirms them.
+    async fn upload_and_confirm(
+        &self,
+        listing: u64,
+        batch_id: &str,
+        files: &[File],
+        issued: &Value,
+    ) {
+        let tickets = issued["files"].as_array().unwrap();
+        assert_eq!(tickets.len(), files.len(), "{issued}");
         for (file, ticket) in files.iter().zip(tickets) {
             assert_eq!(ticket["clientId"], file.client_id);
             let mut put = self.client.put(ticket["uploadUrl"].as_str().unwrap());
@@ -186,7 +186,26 @@ impl App {
             json!({"listingIdentityId": listing, "batchId": batch_id, "files": confirmations});
         let (status, completed) = self.post("uploads/complete", &body).await;
         assert_eq!(status, 202, "{completed}");
-        batch_id
+    }
+
+    /// The manifest entries of `files` at their positions in the batch (sequence `i + 1`).
+    fn entries(files: &[(usize, &File)]) -> Vec<Value> {
+        files
+            .iter()
+            .map(|(i, f)| {
+                let content_type = match f.name.rsplit_once('.').map(|(_, ext)| ext) {
+                    Some("png") => "image/png",
+                    Some("mp4") => "video/mp4",
+                    Some("mov") => "video/quicktime",
+                    Some("pdf") => "application/pdf",
+                    Some("heic") => "image/heic",
+                    _ => "image/jpeg",
+                };
+                json!({"clientId": f.client_id, "assetType": f.asset_type, "filename": f.name,
+                       "contentType": content_type, "bytes": f.bytes.len(),
+                       "checksum": hex::encode(Sha256::digest(&f.bytes)), "sequence": i + 1})
+            })
+            .collect()
     }
 
     async fn status(&self, listing: u64, batch_id: &str) -> Value {
@@ -257,13 +276,36 @@ impl App {
         self.count(sql, batch_id).await
     }
 
-    /// A worker of its own on this app's database and object store (the app runs none).
-    fn worker(&self, visibility: Duration) -> Worker {
-        let objects = ObjectStore::Local(Arc::new(LocalStore::new(
+    fn objects(&self) -> ObjectStore {
+        ObjectStore::Local(Arc::new(LocalStore::new(
             self.config.objects_dir(),
             self.config.public_url.clone(),
             &self.secrets.storage,
-        )));
+        )))
+    }
+
+    /// Every rendition a status report names: object key → its stored bytes.
+    async fn rendition_bytes(&self, status: &Value) -> BTreeMap<String, Vec<u8>> {
+        let objects = self.objects();
+        let mut out = BTreeMap::new();
+        for asset in status["assets"].as_array().unwrap() {
+            for key in asset["renditions"].as_object().unwrap().values() {
+                let key = key.as_str().unwrap();
+                let parsed = aggregates::ObjectKey::parse(key).unwrap();
+                let mut object = objects.open(&parsed).await.unwrap().expect(key);
+                let mut bytes = Vec::new();
+                while let Some(chunk) = object.next_chunk().await.unwrap() {
+                    bytes.extend_from_slice(&chunk);
+                }
+                out.insert(key.to_owned(), bytes);
+            }
+        }
+        out
+    }
+
+    /// A worker of its own on this app's database and object store (the app runs none).
+    fn worker(&self, visibility: Duration) -> Worker {
+        let objects = self.objects();
         let settings = Settings {
             concurrency: 2,
             visibility,
@@ -276,6 +318,20 @@ impl App {
             settings,
         )
     }
+}
+
+/// The four real photo fixtures: landscape, portrait, EXIF-rotated, PNG with alpha.
+fn four_photos() -> [File; 4] {
+    [
+        photo("living", "PHOTO_HORIZONTAL", "living-room.jpg"),
+        photo("kitchen", "PHOTO_VERTICAL", "kitchen-portrait.jpg"),
+        photo(
+            "balcony",
+            "PHOTO_VERTICAL",
+            "balcony-exif-orientation-6.jpg",
+        ),
+        photo("plan", "PHOTO_HORIZONTAL", "floorplan-alpha.png"),
+    ]
 }
 
 fn asset<'a>(status: &'a Value, client_id: &str) -> &'a Value {
@@ -318,16 +374,7 @@ fn assert_fits(actual: (u32, u32), original: (u32, u32), edge: u32, what: &str) 
 async fn real_photos_reach_ready_and_download_at_their_sizes_without_a_pipeline() {
     let app = spawn(WorkerMode::Embedded).await;
     let listing = 701;
-    let files = [
-        photo("living", "PHOTO_HORIZONTAL", "living-room.jpg"),
-        photo("kitchen", "PHOTO_VERTICAL", "kitchen-portrait.jpg"),
-        photo(
-            "balcony",
-            "PHOTO_VERTICAL",
-            "balcony-exif-orientation-6.jpg",
-        ),
-        photo("plan", "PHOTO_HORIZONTAL", "floorplan-alpha.png"),
-    ];
+    let files = four_photos();
     let batch_id = app.submit(listing, &files).await;
 
     let status = app.wait_terminal(listing, &batch_id).await;
@@ -854,6 +901,113 @@ fn media(client_id: &'static str, asset_type: &'static str, name: &'static str) 
         name,
         bytes: std::fs::read(dir.join(name)).unwrap(),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replacing_the_one_corrupt_photo_takes_the_batch_to_ready_and_keeps_the_others() {
+    let app = spawn(WorkerMode::Embedded).await;
+    let listing = 728;
+    let whole = fixture("kitchen-portrait.jpg");
+    let good = four_photos;
+    let corrupt = File {
+        client_id: "bedroom",
+        asset_type: "PHOTO_VERTICAL",
+        name: "bedroom.jpg",
+        bytes: whole[..whole.len() / 3].to_vec(),
+    };
+    let [a, b, c, d] = good();
+    let batch_id = app.submit(listing, &[a, b, corrupt, c, d]).await;
+    let failed = app.wait_terminal(listing, &batch_id).await;
+    assert_eq!(failed["status"], "FAILED", "{failed}");
+    assert_eq!(asset(&failed, "bedroom")["errorCode"], "DECODE_FAILED");
+    let kept: BTreeMap<String, Value> = ["living", "kitchen", "balcony", "plan"]
+        .map(|id| (id.to_owned(), asset(&failed, id)["renditions"].clone()))
+        .into();
+    let kept_bytes = app.rendition_bytes(&failed).await;
+    let all_events = "SELECT COUNT(*) FROM events WHERE aggregate_id = ?";
+    let before = app.count(all_events, &batch_id).await;
+
+    // a processed photo cannot be replaced, and nothing is written
+    let [living, ..] = good();
+    let body = json!({"listingIdentityId": listing, "batchId": batch_id,
+                      "files": App::entries(&[(0, &living)])});
+    let (status, refused) = app.post("uploads/replace", &body).await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (409, Some("ASSET_NOT_REPLACEABLE")),
+        "{refused}"
+    );
+    assert_eq!(refused["details"]["clientIds"], json!(["living"]));
+    assert_eq!(app.count(all_events, &batch_id).await, before);
+
+    // the corrupt one, uploaded whole, under a new key
+    let fixed = File {
+        client_id: "bedroom",
+        asset_type: "PHOTO_VERTICAL",
+        name: "bedroom.jpg",
+        bytes: whole.clone(),
+    };
+    let body = json!({"listingIdentityId": listing, "batchId": batch_id,
+                      "files": App::entries(&[(2, &fixed)])});
+    let (status, issued) = app.post("uploads/replace", &body).await;
+    assert_eq!(status, 201, "{issued}");
+    assert_eq!(issued["status"], "PENDING_UPLOAD");
+    let new_key = issued["files"][0]["objectKey"].as_str().unwrap().to_owned();
+    assert!(
+        new_key.contains(&format!("{batch_id}/r1/03-bedroom-")),
+        "{new_key}"
+    );
+    assert_ne!(
+        new_key,
+        asset(&failed, "bedroom")["rawObjectKey"].as_str().unwrap()
+    );
+    app.upload_and_confirm(listing, &batch_id, std::slice::from_ref(&fixed), &issued)
+        .await;
+
+    let ready = app.wait_terminal(listing, &batch_id).await;
+    assert_eq!(ready["status"], "READY", "{ready}");
+    assert_eq!(ready["attempt"], 2, "{ready}");
+    assert_eq!(app.listing_status(listing).await, "PENDING_OWNER_APPROVAL");
+    let bedroom = asset(&ready, "bedroom");
+    assert_eq!(bedroom["status"], "PROCESSED", "{bedroom}");
+    assert_eq!(
+        (bedroom["width"].as_u64(), bedroom["height"].as_u64()),
+        (Some(480), Some(640))
+    );
+    assert_eq!(bedroom["rawObjectKey"], new_key.as_str());
+    // the others were not processed again: same keys, same bytes
+    for (id, renditions) in &kept {
+        assert_eq!(&asset(&ready, id)["renditions"], renditions, "{id}");
+    }
+    let now_bytes = app.rendition_bytes(&ready).await;
+    for (key, bytes) in &kept_bytes {
+        assert_eq!(now_bytes.get(key), Some(bytes), "{key}");
+    }
+    let processed_again = app
+        .count(
+            "SELECT COUNT(*) FROM events WHERE aggregate_id = ? AND event_type = 'AssetProcessed' \
+             AND payload LIKE '%\"attempt\":2%'",
+            &batch_id,
+        )
+        .await;
+    assert_eq!(processed_again, 1, "only the replaced photo in attempt 2");
+
+    // the batch ZIP holds the replacement, not the corrupt upload
+    let zips = app.downloads(listing, &batch_id, "zip").await;
+    let zip = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(zip.path(), &zips["zip"]).unwrap();
+    let [a, b, c, d] = good();
+    assert_zip_of(zip.path(), &[a, b, fixed, c, d]);
+
+    // a READY batch takes no replacement, and nothing is written
+    let before = app.count(all_events, &batch_id).await;
+    let (status, refused) = app.post("uploads/replace", &body).await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (409, Some("ASSET_NOT_REPLACEABLE")),
+        "{refused}"
+    );
+    assert_eq!(app.count(all_events, &batch_id).await, before);
 }
 
 /// `heif` with every `ispe` (image size) property declaring `width`×`height`.

@@ -185,56 +185,7 @@ impl Manifest {
         }
 
         let raw_files = raw.files.as_deref().unwrap_or_default();
-        if raw_files.is_empty() || raw_files.len() > limits.max_files_per_batch {
-            problems.add(
-                "files",
-                format!("must hold 1 to {} files", limits.max_files_per_batch),
-            );
-        }
-
-        let mut files = Vec::with_capacity(raw_files.len());
-        let mut client_ids = HashSet::new();
-        let mut sequences = HashSet::new();
-        let mut titles = HashSet::new();
-        let mut total: u64 = 0;
-        for (i, file) in raw_files.iter().enumerate() {
-            let parsed = parse_file(&format!("files[{i}]"), file, limits, &mut problems);
-            total = total.saturating_add(file.bytes.unwrap_or(0));
-            // Uniqueness is checked on every file whose own value parses, broken or not.
-            let at = format!("files[{i}]");
-            if let Some(id) = file
-                .client_id
-                .as_deref()
-                .and_then(|c| ClientId::parse(c).ok())
-                && !client_ids.insert(id)
-            {
-                problems.add(format!("{at}.clientId"), "is not unique in the batch");
-            }
-            if let Some(seq) = file.sequence.and_then(|s| Sequence::parse(s).ok())
-                && !sequences.insert(seq)
-            {
-                problems.add(format!("{at}.sequence"), "is not unique in the batch");
-            }
-            if let Some(title) = file
-                .title
-                .as_deref()
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                && !titles.insert(title.to_owned())
-            {
-                problems.add(format!("{at}.title"), "is not unique in the batch");
-            }
-            files.extend(parsed);
-        }
-        if total > limits.max_total_bytes {
-            problems.add(
-                "files",
-                format!(
-                    "total size {total} bytes exceeds the limit of {} bytes",
-                    limits.max_total_bytes
-                ),
-            );
-        }
+        let mut files = parse_files(raw_files, limits, &mut problems);
 
         problems.into_result(|| {
             files.sort_by_key(|f| f.sequence);
@@ -245,9 +196,84 @@ impl Manifest {
         })
     }
 
+    /// Replacement files for a batch (API.md §3b): the rules of §1 for each entry and among
+    /// them; the batch itself checks them against the files they replace.
+    pub fn parse_replacements(
+        raw: &[RawFile],
+        limits: &Limits,
+    ) -> Result<Vec<ManifestFile>, Vec<FieldError>> {
+        let mut problems = Problems::default();
+        let mut files = parse_files(raw, limits, &mut problems);
+        problems.into_result(|| {
+            files.sort_by_key(|f| f.sequence);
+            files
+        })
+    }
+
     pub fn total_bytes(&self) -> u64 {
         self.files.iter().map(|f| f.bytes).sum()
     }
+}
+
+/// The files of a manifest, each checked, unique by client id, sequence and title, within the
+/// count and total size limits; every broken field recorded in `problems`.
+fn parse_files(
+    raw_files: &[RawFile],
+    limits: &Limits,
+    problems: &mut Problems,
+) -> Vec<ManifestFile> {
+    if raw_files.is_empty() || raw_files.len() > limits.max_files_per_batch {
+        problems.add(
+            "files",
+            format!("must hold 1 to {} files", limits.max_files_per_batch),
+        );
+    }
+
+    let mut files = Vec::with_capacity(raw_files.len());
+    let mut client_ids = HashSet::new();
+    let mut sequences = HashSet::new();
+    let mut titles = HashSet::new();
+    let mut total: u64 = 0;
+    for (i, file) in raw_files.iter().enumerate() {
+        let parsed = parse_file(&format!("files[{i}]"), file, limits, problems);
+        total = total.saturating_add(file.bytes.unwrap_or(0));
+        // Uniqueness is checked on every file whose own value parses, broken or not.
+        let at = format!("files[{i}]");
+        if let Some(id) = file
+            .client_id
+            .as_deref()
+            .and_then(|c| ClientId::parse(c).ok())
+            && !client_ids.insert(id)
+        {
+            problems.add(format!("{at}.clientId"), "is not unique in the batch");
+        }
+        if let Some(seq) = file.sequence.and_then(|s| Sequence::parse(s).ok())
+            && !sequences.insert(seq)
+        {
+            problems.add(format!("{at}.sequence"), "is not unique in the batch");
+        }
+        if let Some(title) = file
+            .title
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            && !titles.insert(title.to_owned())
+        {
+            problems.add(format!("{at}.title"), "is not unique in the batch");
+        }
+        files.extend(parsed);
+    }
+    if total > limits.max_total_bytes {
+        problems.add(
+            "files",
+            format!(
+                "total size {total} bytes exceeds the limit of {} bytes",
+                limits.max_total_bytes
+            ),
+        );
+    }
+
+    files
 }
 
 /// Parses one file; `None` when any of its fields is broken (each one recorded).

@@ -463,9 +463,48 @@ impl ObjectKey {
         client: &ClientId,
         filename: &str,
     ) -> Self {
+        Self::raw_in(
+            listing,
+            asset_type,
+            batch,
+            String::new(),
+            sequence,
+            client,
+            filename,
+        )
+    }
+
+    /// The raw key of a file replacing a failed one (API.md §3b): under the batch's raw
+    /// prefix, in `r{replacement}/`, so the old and new uploads never share a key.
+    pub fn raw_replacement(
+        listing: ListingId,
+        asset_type: AssetType,
+        batch: BatchId,
+        replacement: u32,
+        sequence: Sequence,
+        client: &ClientId,
+        filename: &str,
+    ) -> Self {
+        let folder = format!("r{replacement}/");
+        Self::raw_in(
+            listing, asset_type, batch, folder, sequence, client, filename,
+        )
+    }
+
+    /// `{listing}/raw/{segment}/{sub}/{batch}/{folder}{sequence:02}-{clientId}-{filename}`,
+    /// the client's parts sanitised.
+    fn raw_in(
+        listing: ListingId,
+        asset_type: AssetType,
+        batch: BatchId,
+        folder: String,
+        sequence: Sequence,
+        client: &ClientId,
+        filename: &str,
+    ) -> Self {
         let (segment, sub) = asset_type.key_segments();
         Self(format!(
-            "{listing}/raw/{segment}/{sub}/{batch}/{:02}-{}-{}",
+            "{listing}/raw/{segment}/{sub}/{batch}/{folder}{:02}-{}-{}",
             sequence.get(),
             SafeName::from_untrusted(client.as_str()).as_str(),
             SafeName::from_untrusted(filename).as_str(),

@@ -1231,10 +1231,249 @@ fn every_refusal_has_its_api_code() {
         ),
         (Error::NothingToRetry, "NOTHING_TO_RETRY"),
         (Error::RetryLimitReached { max: 5 }, "RETRY_LIMIT_REACHED"),
+        (
+            Error::NotReplaceable {
+                reason: "the batch is READY".into(),
+                client_ids: vec![],
+            },
+            "ASSET_NOT_REPLACEABLE",
+        ),
         (Error::Processing, "BATCH_PROCESSING"),
         (Error::UnknownJob, "JOB_NOT_FOUND"),
     ];
     for (error, code) in cases {
         assert_eq!(error.code(), code, "{error:?}");
     }
+}
+
+// ---------------------------------------------------------------- replacing failed files
+
+/// A new upload for photo-`i`: other bytes and filename; its client id, sequence and type.
+fn replacement(i: usize) -> ManifestFile {
+    ManifestFile {
+        filename: format!("IMG_{i}-again.jpg"),
+        bytes: bytes(i) + 500,
+        checksum: checksum(i + 100),
+        ..manifest().files[i - 1].clone()
+    }
+}
+
+fn replace_files(files: Vec<ManifestFile>) -> ReplaceFiles {
+    ReplaceFiles {
+        files,
+        max_total_bytes: Limits::default().max_total_bytes,
+        max_attempts: 5,
+        upload_ttl: Duration::minutes(15),
+        now: t(60),
+    }
+}
+
+fn replace(files: Vec<ManifestFile>) -> C {
+    C::ReplaceFiles(replace_files(files))
+}
+
+/// The first replacement's key for photo-`i`: under the batch's raw prefix, in `r1/`.
+fn replaced_key(i: usize) -> String {
+    format!("123/raw/photo/horizontal/{BATCH}/r1/0{i}-photo-{i}-IMG_{i}-again.jpg")
+}
+
+fn files_replaced(files: &[usize]) -> E {
+    E::FilesReplaced(FilesReplaced {
+        replacement: 1,
+        files: files
+            .iter()
+            .map(|&i| RequestedFile {
+                raw_key: key(&replaced_key(i)),
+                file: replacement(i),
+            })
+            .collect(),
+        upload_expires_at: t(75),
+        at: t(60),
+    })
+}
+
+fn refusal(history: Vec<E>, command: C) -> MediaBatchError {
+    given(history)
+        .when(command)
+        .inspect_result()
+        .expect_err("refused")
+}
+
+#[test]
+fn replace_takes_new_uploads_for_the_failed_files_under_new_keys() {
+    given(in_failed())
+        .when(replace(vec![replacement(2), replacement(3)]))
+        .then_expect_events(vec![files_replaced(&[2, 3])]);
+}
+
+#[test]
+fn replace_is_refused_unless_the_batch_failed() {
+    for (history, status) in [
+        (pending_upload(), "PENDING_UPLOAD"),
+        (in_received(), "RECEIVED"),
+        (in_processing(), "PROCESSING"),
+        (in_ready(), "READY"),
+        (plus(in_failed(), files_replaced(&[2])), "PENDING_UPLOAD"),
+    ] {
+        let refused = refusal(history, replace(vec![replacement(2)]));
+        assert_eq!(refused.code(), "ASSET_NOT_REPLACEABLE", "{status}");
+        assert_eq!(
+            refused.to_string(),
+            format!("the batch is {status}: only a FAILED batch's files can be replaced")
+        );
+    }
+    let gone = refusal(
+        plus(in_failed(), deleted(t(50))),
+        replace(vec![replacement(2)]),
+    );
+    assert_eq!(gone, MediaBatchError::NotFound);
+}
+
+#[test]
+fn replacing_a_processed_file_is_refused_naming_it() {
+    let refused = refusal(in_failed(), replace(vec![replacement(1), replacement(2)]));
+    assert_eq!(
+        refused,
+        MediaBatchError::NotReplaceable {
+            reason: "1 of the files are processed already".into(),
+            client_ids: vec![client(1)],
+        }
+    );
+}
+
+#[test]
+fn a_replacement_keeps_the_files_sequence_and_type_and_the_batch_within_its_total() {
+    let moved = ManifestFile {
+        sequence: Sequence::parse(9).unwrap(),
+        asset_type: AssetType::PhotoVertical,
+        ..replacement(2)
+    };
+    let stranger = ManifestFile {
+        client_id: ClientId::parse("photo-9").unwrap(),
+        title: Some("Room 1".into()),
+        ..replacement(3)
+    };
+    let command = C::ReplaceFiles(ReplaceFiles {
+        max_total_bytes: 3000,
+        ..replace_files(vec![moved, stranger])
+    });
+    let total = bytes(1) + bytes(2) + 500 + bytes(3);
+    assert_eq!(
+        refusal(in_failed(), command),
+        MediaBatchError::Invalid(vec![
+            field(
+                "files[0].sequence",
+                "must be the replaced file's sequence, 2"
+            ),
+            field(
+                "files[0].assetType",
+                "must be the replaced file's type, PHOTO_HORIZONTAL"
+            ),
+            field("files[1].clientId", "is not in this batch"),
+            field(
+                "files",
+                &format!("the batch would total {total} bytes, over the limit of 3000 bytes"),
+            ),
+        ])
+    );
+    let taken = ManifestFile {
+        title: Some("Room 1".into()),
+        ..replacement(3)
+    };
+    assert_eq!(
+        refusal(in_failed(), replace(vec![taken])),
+        MediaBatchError::Invalid(vec![field(
+            "files[0].title",
+            "is another file's title in this batch"
+        )])
+    );
+}
+
+#[test]
+fn replace_counts_against_the_attempt_limit() {
+    let command = C::ReplaceFiles(ReplaceFiles {
+        max_attempts: 1,
+        ..replace_files(vec![replacement(2)])
+    });
+    assert_eq!(
+        refusal(in_failed(), command),
+        MediaBatchError::RetryLimitReached { max: 1 }
+    );
+}
+
+/// Confirms the replacements of `files` as issued, stored as announced, under job 2 at `t(70)`.
+fn confirm_replacements(files: &[usize]) -> ConfirmUploads {
+    ConfirmUploads {
+        files: files
+            .iter()
+            .map(|&i| RawConfirmedFile {
+                object_key: Some(replaced_key(i)),
+                bytes: Some(bytes(i) + 500),
+                checksum: Some(checksum_hex(i + 100)),
+                ..confirmed(i)
+            })
+            .collect(),
+        stored: files
+            .iter()
+            .map(|&i| (client(i), object(bytes(i) + 500, i + 100)))
+            .collect(),
+        job_id: job(2),
+        grace: Duration::hours(24),
+        now: t(70),
+    }
+}
+
+#[test]
+fn after_a_replacement_only_the_replaced_files_are_confirmed_processed_and_kept_ready() {
+    let replaced = plus(in_failed(), files_replaced(&[2, 3]));
+    // the processed photo-1 is not confirmed again
+    let mut again = confirm_replacements(&[2, 3]);
+    again.files.push(confirmed(1));
+    assert_eq!(
+        refusal(replaced.clone(), C::ConfirmUploads(again)),
+        MediaBatchError::Invalid(vec![field(
+            "files[2].clientId",
+            "is processed already: confirm only the replaced files"
+        )])
+    );
+    // the old upload under the old key no longer counts
+    let mut old = confirm_replacements(&[2, 3]);
+    old.stored.insert(client(2), object(bytes(2), 2));
+    let MediaBatchError::UploadMismatch(problems) =
+        refusal(replaced.clone(), C::ConfirmUploads(old))
+    else {
+        panic!("not an upload mismatch");
+    };
+    assert_eq!(problems.len(), 1);
+    assert_eq!(problems[0].problem, FailureCode::SizeMismatch);
+
+    let etags = [2, 3].map(|i| (client(i), format!("etag-{i}"))).into();
+    let received = E::Received(Received {
+        job_id: job(2),
+        attempt: 2,
+        etags,
+        at: t(70),
+    });
+    given(replaced.clone())
+        .when(C::ConfirmUploads(confirm_replacements(&[2, 3])))
+        .then_expect_events(vec![received.clone()]);
+
+    // the second attempt reports only photo-2 and -3; photo-1 keeps attempt 1's renditions
+    let second = |i| AssetOutput {
+        raw_key: Some(replaced_key(i)),
+        renditions: renditions(i, 2),
+        ..output(i)
+    };
+    given(plus(replaced, received))
+        .when(C::RecordResult(RecordResult {
+            job_id: job(2),
+            attempt: 2,
+            ..result(ResultStatus::Succeeded, vec![second(2), second(3)])
+        }))
+        .then_expect_events(vec![
+            processing(2, t(30)),
+            asset_ok(2, 2, t(30)),
+            asset_ok(3, 2, t(30)),
+            ready(2, t(30)),
+        ]);
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use aggregates::{
     AssetOutcome, AssetStatus, AssetType, BatchId, BatchStatus, Checksum, ClientId, JobId,
-    JobStatus, ListingId, MediaBatchEvent, ObjectKey, RetryScope, Sequence,
+    JobStatus, ListingId, MediaBatchEvent, ObjectKey, RequestedFile, RetryScope, Sequence,
 };
 
 use crate::outbox::{self, OutboxMessage};
@@ -100,6 +100,32 @@ pub struct AssetRow {
 }
 
 impl AssetRow {
+    /// A file waiting for its upload, as its manifest entry describes it.
+    fn requested(f: &RequestedFile, at: &str, seq: i64) -> Self {
+        Self {
+            client_id: f.file.client_id.clone(),
+            sequence: f.file.sequence,
+            title: f.file.title.clone(),
+            asset_type: f.file.asset_type,
+            content_type: f.file.content_type.clone(),
+            filename: f.file.filename.clone(),
+            bytes: f.file.bytes,
+            checksum: f.file.checksum,
+            status: AssetStatus::PendingUpload,
+            raw_key: f.raw_key.clone(),
+            renditions: BTreeMap::new(),
+            width: None,
+            height: None,
+            duration_millis: None,
+            page_count: None,
+            error_code: None,
+            error_message: None,
+            metadata: f.file.metadata.clone(),
+            updated_at: at.to_owned(),
+            last_seq: seq,
+        }
+    }
+
     fn row(&self, batch_id: BatchId) -> Row {
         Row {
             table: MEDIA_ASSETS.name,
@@ -229,28 +255,7 @@ impl BatchView {
             self.assets = e
                 .files
                 .iter()
-                .map(|f| AssetRow {
-                    client_id: f.file.client_id.clone(),
-                    sequence: f.file.sequence,
-                    title: f.file.title.clone(),
-                    asset_type: f.file.asset_type,
-                    content_type: f.file.content_type.clone(),
-                    filename: f.file.filename.clone(),
-                    bytes: f.file.bytes,
-                    checksum: f.file.checksum,
-                    status: AssetStatus::PendingUpload,
-                    raw_key: f.raw_key.clone(),
-                    renditions: BTreeMap::new(),
-                    width: None,
-                    height: None,
-                    duration_millis: None,
-                    page_count: None,
-                    error_code: None,
-                    error_message: None,
-                    metadata: f.file.metadata.clone(),
-                    updated_at: at.clone(),
-                    last_seq: seq,
-                })
+                .map(|f| AssetRow::requested(f, &at, seq))
                 .collect();
             return vec![];
         }
@@ -270,17 +275,29 @@ impl BatchView {
                 batch.attempt = e.attempt;
                 batch.current_job_id = Some(e.job_id.to_string());
                 batch.received_at = Some(at.clone());
-                for asset in &mut self.assets {
+                // every file on first receipt; after a replacement, the replaced ones
+                let mut uploaded = 0;
+                for asset in self
+                    .assets
+                    .iter_mut()
+                    .filter(|a| a.status != AssetStatus::Processed)
+                {
                     asset.status = AssetStatus::Uploaded;
+                    uploaded += 1;
                     touch(asset);
                 }
+                let scope = if uploaded == batch.asset_count {
+                    RetryScope::All
+                } else {
+                    RetryScope::FailedOnly
+                };
                 self.jobs.push(JobRow {
                     job_id: e.job_id,
                     attempt: e.attempt,
                     status: JobStatus::Pending,
-                    scope: RetryScope::All,
+                    scope,
                     reason: None,
-                    asset_count: batch.asset_count,
+                    asset_count: uploaded,
                     created_at: at.clone(),
                     started_at: None,
                     completed_at: None,
@@ -322,6 +339,23 @@ impl BatchView {
                     last_seq: seq,
                 });
                 return vec![outbox::job(batch, &self.assets, &self.jobs)];
+            }
+            MediaBatchEvent::FilesReplaced(e) => {
+                batch.status = BatchStatus::PendingUpload;
+                batch.status_message = None;
+                batch.failure_code = None;
+                batch.upload_expires_at = stamp(e.upload_expires_at);
+                for f in &e.files {
+                    let Some(asset) = self
+                        .assets
+                        .iter_mut()
+                        .find(|a| a.client_id == f.file.client_id)
+                    else {
+                        continue;
+                    };
+                    *asset = AssetRow::requested(f, &at, seq);
+                }
+                batch.total_bytes = self.assets.iter().map(|a| a.bytes).sum();
             }
             MediaBatchEvent::Processing(_) => {
                 batch.status = BatchStatus::Processing;

@@ -78,6 +78,9 @@ impl ApiError {
                 MediaBatchError::Invalid(errors) | MediaBatchError::ForeignRendition(errors),
             ) => json!({ "errors": errors }),
             Self::Batch(MediaBatchError::UploadMismatch(files)) => json!({ "files": files }),
+            Self::Batch(MediaBatchError::NotReplaceable { client_ids, .. }) => {
+                json!({ "clientIds": client_ids })
+            }
             Self::OpenBatchExists { batch_id } => json!({ "batchId": batch_id }),
             _ => json!({}),
         }

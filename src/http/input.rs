@@ -4,12 +4,13 @@
 use std::sync::LazyLock;
 
 use aggregates::{
-    BatchId, FieldError, Limits, ListingId, Manifest, RawConfirmedFile, RenditionName, RetryScope,
+    BatchId, FieldError, Limits, ListingId, Manifest, ManifestFile, RawConfirmedFile,
+    RenditionName, RetryScope,
 };
 
 use crate::http::dto::{
-    CompleteRequest, CreateBatchRequest, DeleteRequest, DownloadsRequest, RetryRequest,
-    StatusRequest,
+    CompleteRequest, CreateBatchRequest, DeleteRequest, DownloadsRequest, ReplaceRequest,
+    RetryRequest, StatusRequest,
 };
 use crate::http::error::ApiError;
 
@@ -127,6 +128,30 @@ impl TryFrom<RetryRequest> for Retry {
                 reason,
             }),
             ((l, b), s, r) => Err(refused([l.err(), b.err(), s.err(), r.err()])),
+        }
+    }
+}
+
+pub struct Replace {
+    pub target: Target,
+    /// In sequence order.
+    pub files: Vec<ManifestFile>,
+}
+
+impl TryFrom<(ReplaceRequest, &Limits)> for Replace {
+    type Error = ApiError;
+    fn try_from((body, limits): (ReplaceRequest, &Limits)) -> Result<Self, ApiError> {
+        let ids = target(body.listing_identity_id, body.batch_id.as_deref());
+        let files = Manifest::parse_replacements(body.files.as_deref().unwrap_or_default(), limits);
+        match (ids, files) {
+            ((Ok(listing_id), Ok(batch_id)), Ok(files)) => Ok(Self {
+                target: Target {
+                    listing_id,
+                    batch_id,
+                },
+                files,
+            }),
+            ((l, b), f) => Err(refused([l.err(), b.err(), f.err()])),
         }
     }
 }

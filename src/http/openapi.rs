@@ -28,7 +28,8 @@ use crate::store::ListingView;
             when every asset is processed the batch is `READY` and its listing moves to \
             `PENDING_OWNER_APPROVAL`.\n\
             5. Clients poll `POST .../status` and fetch signed URLs from `POST .../downloads`; \
-            `POST .../uploads/retry` reprocesses a finished batch.\n\n\
+            `POST .../uploads/retry` reprocesses a finished batch; `POST .../uploads/replace` takes \
+            new uploads for the files of a FAILED batch that failed, keeping the others' renditions.\n\n\
             Every change is an event: auditors read a batch's history at \
             `GET .../batches/{batch_id}/events`. Errors are `ErrorBody`; a listing or batch the \
             caller may not see is a 404, never a 403 or 409. Every response carries `X-Request-Id`.",
@@ -37,6 +38,7 @@ use crate::store::ListingView;
         routes::uploads::create,
         routes::complete::complete,
         routes::retry::retry,
+        routes::replace::replace,
         routes::status::status,
         routes::downloads::downloads,
         routes::callback::callback,
@@ -54,6 +56,7 @@ use crate::store::ListingView;
     components(schemas(
         ErrorBody, FieldError, CreateBatchRequest, RawManifest, RawFile, BatchCreated, UploadTicket,
         CompleteRequest, RawConfirmedFile, UploadsReceived, RetryRequest, RetryAccepted,
+        ReplaceRequest,
         StatusRequest, StatusReport, Progress, JobReport, AssetReport, DownloadsRequest, Downloads,
         Download, DeleteRequest, BatchDeleted, BatchEvents, BatchHistory, Entry, Actor, ListingRequest,
         ListingView, AuditKey, CleanupCandidates, CleanupCandidate, CallbackBody, AssetOutput,

@@ -7,7 +7,8 @@ use crate::store::Store;
 
 /// The batch metrics of DESIGN.md, counted from committed events (a cqrs-es query, so a
 /// refused or rolled-back command counts nothing): `media_batches_created_total`,
-/// `media_batches_failed_total{error_code}`, `media_reprocess_requests_total` and
+/// `media_batches_failed_total{error_code}`, `media_reprocess_requests_total`,
+/// `media_files_replaced_total` (files re-uploaded into FAILED batches) and
 /// `media_processing_duration_seconds` (the job's creation, at RECEIVED or a retry, to READY).
 pub struct BatchMetrics {
     store: Store,
@@ -36,6 +37,9 @@ impl Query<MediaBatch> for BatchMetrics {
                 }
                 MediaBatchEvent::RetryRequested(_) => {
                     metrics::counter!("media_reprocess_requests_total").increment(1);
+                }
+                MediaBatchEvent::FilesReplaced(e) => {
+                    metrics::counter!("media_files_replaced_total").increment(e.files.len() as u64);
                 }
                 MediaBatchEvent::Failed(e) => {
                     metrics::counter!("media_batches_failed_total", "error_code" => e.code.clone())

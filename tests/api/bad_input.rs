@@ -523,6 +523,30 @@ fn body_routes(w: &World) -> Vec<Route> {
             missing: INVALID,
         },
         Route {
+            name: "replace",
+            method: "POST",
+            target: REPLACE.into(),
+            auth: jwt(),
+            // Valid, but the batch is PENDING_UPLOAD: 409 ASSET_NOT_REPLACEABLE.
+            template: w
+                .pending
+                .body(json!({"files": create_body(PENDING)["files"].clone()})),
+            fields: &[
+                ("/listingIdentityId", Int),
+                ("/batchId", Str),
+                ("/files", List),
+                ("/files/0/clientId", Str),
+                ("/files/0/assetType", Str),
+                ("/files/0/filename", Str),
+                ("/files/0/contentType", Str),
+                ("/files/0/bytes", Int),
+                ("/files/0/checksum", Str),
+                ("/files/0/sequence", Int),
+            ],
+            required: &["/listingIdentityId", "/batchId", "/files"],
+            missing: INVALID,
+        },
+        Route {
             name: "status",
             method: "POST",
             target: STATUS.into(),

@@ -270,6 +270,7 @@ fn files_under(dir: &std::path::Path) -> usize {
 pub const UPLOADS: &str = "/api/v2/listings/media/uploads";
 pub const COMPLETE: &str = "/api/v2/listings/media/uploads/complete";
 pub const RETRY: &str = "/api/v2/listings/media/uploads/retry";
+pub const REPLACE: &str = "/api/v2/listings/media/uploads/replace";
 pub const STATUS: &str = "/api/v2/listings/media/status";
 pub const DOWNLOADS: &str = "/api/v2/listings/media/downloads";
 pub const CALLBACK: &str = "/api/v2/listings/media/callback";

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::manifest::{Manifest, RawConfirmedFile};
+use crate::manifest::{Manifest, ManifestFile, RawConfirmedFile};
 use crate::media_batch::events::RetryScope;
 use crate::values::{BatchId, Checksum, ClientId, JobId, ListingId, ListingStatus};
 use crate::wire::wire_enum;
@@ -17,6 +17,7 @@ pub enum MediaBatchCommand {
     StartProcessing(StartProcessing),
     RecordResult(RecordResult),
     Retry(Retry),
+    ReplaceFiles(ReplaceFiles),
     Delete(Delete),
     ExpireUpload(ExpireUpload),
     TimeOutJob(TimeOutJob),
@@ -120,6 +121,20 @@ pub struct Retry {
     pub scope: RetryScope,
     pub reason: String,
     pub max_attempts: u32,
+    pub now: DateTime<Utc>,
+}
+
+/// New uploads for the files of a FAILED batch that failed or never arrived (API.md §3b).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplaceFiles {
+    /// Checked on their own ([`Manifest::parse_replacements`]); the batch checks each against
+    /// the file it replaces.
+    pub files: Vec<ManifestFile>,
+    /// The batch's total after the replacement, the kept files included, stays within this.
+    pub max_total_bytes: u64,
+    /// The next attempt counts against the same cap as a retry.
+    pub max_attempts: u32,
+    pub upload_ttl: Duration,
     pub now: DateTime<Utc>,
 }
 

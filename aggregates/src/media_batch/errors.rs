@@ -43,6 +43,13 @@ pub enum MediaBatchError {
     NothingToRetry,
     #[error("the batch already used its {max} attempts")]
     RetryLimitReached { max: u32 },
+    /// Only a FAILED batch's failed or never-uploaded files can be replaced.
+    #[error("{reason}")]
+    NotReplaceable {
+        reason: String,
+        /// The named files that cannot be replaced (empty when the batch is the reason).
+        client_ids: Vec<ClientId>,
+    },
     #[error("the batch is being processed and cannot be deleted now")]
     Processing,
     #[error("the job is not one of this batch's jobs")]
@@ -63,6 +70,7 @@ impl MediaBatchError {
             Self::NotTerminal { .. } => "BATCH_NOT_TERMINAL",
             Self::NothingToRetry => "NOTHING_TO_RETRY",
             Self::RetryLimitReached { .. } => "RETRY_LIMIT_REACHED",
+            Self::NotReplaceable { .. } => "ASSET_NOT_REPLACEABLE",
             Self::Processing => "BATCH_PROCESSING",
             Self::UnknownJob => "JOB_NOT_FOUND",
         }

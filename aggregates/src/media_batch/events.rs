@@ -18,6 +18,9 @@ pub enum MediaBatchEvent {
     Received(Received),
     /// A finished batch is to be processed again under a new job: `RECEIVED`.
     RetryRequested(RetryRequested),
+    /// A FAILED batch takes new uploads for the files that failed: `PENDING_UPLOAD` again,
+    /// every other asset keeping its renditions.
+    FilesReplaced(FilesReplaced),
     /// The pipeline started on the current job: `PROCESSING`.
     Processing(Processing),
     /// One asset of the current job finished, well or badly.
@@ -79,6 +82,17 @@ pub struct RetryRequested {
     pub assets: Vec<ClientId>,
     /// Started by the reconciler after a job timed out, not by a person.
     pub automatic: bool,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FilesReplaced {
+    /// 1 for the batch's first replacement: its new raw keys lie under `r{replacement}/`.
+    pub replacement: u32,
+    /// The replacing files, in sequence order, with their new raw keys.
+    pub files: Vec<RequestedFile>,
+    pub upload_expires_at: DateTime<Utc>,
     pub at: DateTime<Utc>,
 }
 
@@ -165,6 +179,7 @@ impl MediaBatchEvent {
             Self::Requested(e) => e.at,
             Self::Received(e) => e.at,
             Self::RetryRequested(e) => e.at,
+            Self::FilesReplaced(e) => e.at,
             Self::Processing(e) => e.at,
             Self::AssetProcessed(e) => e.at,
             Self::Ready(e) => e.at,
@@ -180,6 +195,7 @@ impl DomainEvent for MediaBatchEvent {
             Self::Requested(_) => "Requested",
             Self::Received(_) => "Received",
             Self::RetryRequested(_) => "RetryRequested",
+            Self::FilesReplaced(_) => "FilesReplaced",
             Self::Processing(_) => "Processing",
             Self::AssetProcessed(_) => "AssetProcessed",
             Self::Ready(_) => "Ready",

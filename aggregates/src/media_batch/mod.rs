@@ -70,6 +70,7 @@ impl MediaBatch {
             (C::StartProcessing(c), Some(b)) => Ok(start(b, c.job_id, c.now)),
             (C::RecordResult(c), Some(b)) => record(b, c),
             (C::Retry(c), Some(b)) => retry(b, c),
+            (C::ReplaceFiles(c), Some(b)) => replace(b, c),
             (C::Delete(c), Some(b)) => delete(b, c),
             (C::ExpireUpload(c), Some(b)) => Ok(expire(b, c)),
             (C::TimeOutJob(c), Some(b)) => Ok(time_out(b, c)),
@@ -162,6 +163,13 @@ fn confirm(b: &Batch, c: ConfirmUploads) -> Result<Vec<MediaBatchEvent>, MediaBa
             problems.add(format!("{at}.clientId"), "is confirmed more than once");
             continue;
         }
+        if asset.succeeded() {
+            problems.add(
+                format!("{at}.clientId"),
+                "is processed already: confirm only the replaced files",
+            );
+            continue;
+        }
         let expected = &asset.file;
         if f.object_key
             .as_deref()
@@ -186,7 +194,7 @@ fn confirm(b: &Batch, c: ConfirmUploads) -> Result<Vec<MediaBatchEvent>, MediaBa
             etags.insert(id.clone(), etag.chars().take(200).collect());
         }
     }
-    for asset in &b.assets {
+    for asset in awaiting(b) {
         if !seen.contains(&asset.file.file.client_id) {
             problems.add(
                 "files",
@@ -201,9 +209,7 @@ fn confirm(b: &Batch, c: ConfirmUploads) -> Result<Vec<MediaBatchEvent>, MediaBa
         .into_result(|| ())
         .map_err(MediaBatchError::Invalid)?;
 
-    let mismatches: Vec<UploadProblem> = b
-        .assets
-        .iter()
+    let mismatches: Vec<UploadProblem> = awaiting(b)
         .filter_map(|asset| {
             let expected = &asset.file.file;
             let stored = c.stored.get(&expected.client_id).copied().flatten();
@@ -227,10 +233,16 @@ fn confirm(b: &Batch, c: ConfirmUploads) -> Result<Vec<MediaBatchEvent>, MediaBa
 
     Ok(vec![MediaBatchEvent::Received(Received {
         job_id: c.job_id,
-        attempt: 1,
+        attempt: b.attempt() + 1,
         etags,
         at: c.now,
     })])
+}
+
+/// The files a confirmation covers: all of them at first, the replaced ones after a
+/// replacement (the others are processed already).
+fn awaiting(b: &Batch) -> impl Iterator<Item = &AssetState> {
+    b.assets.iter().filter(|a| !a.succeeded())
 }
 
 /// `Processing` if the batch waits for the pipeline to start this job; nothing otherwise.
@@ -517,6 +529,113 @@ fn retry(b: &Batch, c: Retry) -> Result<Vec<MediaBatchEvent>, MediaBatchError> {
     })])
 }
 
+fn replace(b: &Batch, c: ReplaceFiles) -> Result<Vec<MediaBatchEvent>, MediaBatchError> {
+    live(b)?;
+    if b.status != BatchStatus::Failed {
+        return Err(MediaBatchError::NotReplaceable {
+            reason: format!(
+                "the batch is {}: only a FAILED batch's files can be replaced",
+                b.status.as_str()
+            ),
+            client_ids: vec![],
+        });
+    }
+    let mut problems = Problems::default();
+    let mut processed = Vec::new();
+    for (i, file) in c.files.iter().enumerate() {
+        let at = format!("files[{i}]");
+        let Some(asset) = b.asset(&file.client_id) else {
+            problems.add(format!("{at}.clientId"), "is not in this batch");
+            continue;
+        };
+        let old = &asset.file.file;
+        if file.sequence != old.sequence {
+            let rule = format!(
+                "must be the replaced file's sequence, {}",
+                old.sequence.get()
+            );
+            problems.add(format!("{at}.sequence"), rule);
+        }
+        if file.asset_type != old.asset_type {
+            let rule = format!(
+                "must be the replaced file's type, {}",
+                old.asset_type.as_str()
+            );
+            problems.add(format!("{at}.assetType"), rule);
+        }
+        let title = file.title.as_deref();
+        let taken = b.assets.iter().any(|a| {
+            a.file.file.client_id != file.client_id
+                && title.is_some()
+                && a.file.file.title.as_deref() == title
+        });
+        if taken {
+            problems.add(
+                format!("{at}.title"),
+                "is another file's title in this batch",
+            );
+        }
+        if asset.succeeded() {
+            processed.push(file.client_id.clone());
+        }
+    }
+    let total: u64 = b
+        .assets
+        .iter()
+        .map(|a| {
+            let id = &a.file.file.client_id;
+            c.files
+                .iter()
+                .find(|f| &f.client_id == id)
+                .map_or(a.file.file.bytes, |f| f.bytes)
+        })
+        .sum();
+    if total > c.max_total_bytes {
+        let rule = format!(
+            "the batch would total {total} bytes, over the limit of {} bytes",
+            c.max_total_bytes
+        );
+        problems.add("files", rule);
+    }
+    problems
+        .into_result(|| ())
+        .map_err(MediaBatchError::Invalid)?;
+    if !processed.is_empty() {
+        return Err(MediaBatchError::NotReplaceable {
+            reason: format!("{} of the files are processed already", processed.len()),
+            client_ids: processed,
+        });
+    }
+    if b.attempt() >= c.max_attempts {
+        return Err(MediaBatchError::RetryLimitReached {
+            max: c.max_attempts,
+        });
+    }
+    let replacement = b.replacements + 1;
+    let files = c
+        .files
+        .into_iter()
+        .map(|file| RequestedFile {
+            raw_key: ObjectKey::raw_replacement(
+                b.listing_id,
+                file.asset_type,
+                b.id,
+                replacement,
+                file.sequence,
+                &file.client_id,
+                &file.filename,
+            ),
+            file,
+        })
+        .collect();
+    Ok(vec![MediaBatchEvent::FilesReplaced(FilesReplaced {
+        replacement,
+        files,
+        upload_expires_at: c.now + c.upload_ttl,
+        at: c.now,
+    })])
+}
+
 fn delete(b: &Batch, c: Delete) -> Result<Vec<MediaBatchEvent>, MediaBatchError> {
     live(b)?;
     if let Some(e) = reason_problems(&c.reason) {
@@ -538,7 +657,7 @@ fn expire(b: &Batch, c: ExpireUpload) -> Vec<MediaBatchEvent> {
     }
     vec![MediaBatchEvent::Failed(Failed {
         job_id: None,
-        attempt: 0,
+        attempt: b.attempt(),
         code: FailureCode::UploadExpired.as_str().into(),
         message: format!(
             "uploads were not completed by {}",

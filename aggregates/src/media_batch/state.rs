@@ -108,6 +108,9 @@ pub struct Batch {
     pub jobs: Vec<JobId>,
     /// The last time the current job was created or made progress.
     pub last_progress_at: DateTime<Utc>,
+    /// How many times failed files were replaced (each time under new keys).
+    #[serde(default)]
+    pub replacements: u32,
 }
 
 impl Batch {
@@ -162,6 +165,7 @@ impl MediaBatch {
                     .collect(),
                 jobs: Vec::new(),
                 last_progress_at: e.at,
+                replacements: 0,
             });
             return;
         }
@@ -174,8 +178,21 @@ impl MediaBatch {
                 batch.status = BatchStatus::Received;
                 batch.jobs.push(e.job_id);
                 batch.last_progress_at = e.at;
-                for asset in &mut batch.assets {
+                // every file on first receipt; after a replacement, the replaced ones
+                for asset in batch.assets.iter_mut().filter(|a| !a.succeeded()) {
                     asset.progress = AssetProgress::Pending;
+                }
+            }
+            MediaBatchEvent::FilesReplaced(e) => {
+                batch.status = BatchStatus::PendingUpload;
+                batch.upload_expires_at = e.upload_expires_at;
+                batch.replacements = e.replacement;
+                for file in e.files {
+                    if let Some(asset) = batch.asset_mut(&file.file.client_id) {
+                        asset.file = file;
+                        asset.progress = AssetProgress::Idle;
+                        asset.renditions.clear();
+                    }
                 }
             }
             MediaBatchEvent::RetryRequested(e) => {

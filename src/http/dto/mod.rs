@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use aggregates::{RawConfirmedFile, RawManifest};
+use aggregates::{RawConfirmedFile, RawFile, RawManifest};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -168,6 +168,31 @@ pub struct UploadsReceived {
     pub status: &'static str,
     /// Derived from the files' count and size.
     pub estimated_duration_seconds: u64,
+}
+
+// ---- POST /uploads/replace ----
+
+/// New uploads for the files of a FAILED batch that failed or never arrived: manifest entries
+/// as in `POST /uploads`, each with the `clientId` and `sequence` of the file it replaces.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"listingIdentityId": 123, "batchId": "0193a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b",
+    "files": [{"clientId": "photo-1", "assetType": "PHOTO_HORIZONTAL", "filename": "IMG_2907.jpg",
+        "contentType": "image/jpeg", "bytes": 5242880,
+        "checksum": "4ee0c4b2e3f1a0d9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5", "sequence": 1}]}))]
+pub struct ReplaceRequest {
+    #[schema(
+        required = true,
+        nullable = false,
+        minimum = 1,
+        maximum = 9007199254740991.0
+    )]
+    #[serde(default, deserialize_with = "aggregates::json_int::opt_u64")]
+    pub listing_identity_id: Option<u64>,
+    #[schema(required = true, nullable = false, format = Uuid)]
+    pub batch_id: Option<String>,
+    #[schema(required = true, nullable = false, min_items = 1, max_items = 60)]
+    pub files: Option<Vec<RawFile>>,
 }
 
 // ---- POST /uploads/retry ----

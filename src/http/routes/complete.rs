@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use aggregates::{BatchStatus, ConfirmUploads, JobId, MediaBatchCommand};
+use aggregates::{AssetStatus, BatchStatus, ConfirmUploads, JobId, MediaBatchCommand};
 use chrono::Utc;
 
 use crate::auth::Caller;
@@ -55,7 +55,11 @@ pub async fn complete(
     // What the store holds under each file's key; the aggregate compares it with the manifest.
     let mut stored = BTreeMap::new();
     if batch.status == BatchStatus::PendingUpload {
-        for asset in assets {
+        // after a replacement, the processed files are not confirmed again
+        for asset in assets
+            .into_iter()
+            .filter(|a| a.status != AssetStatus::Processed)
+        {
             let object = state
                 .backends
                 .objects

@@ -9,6 +9,7 @@ pub(crate) mod downloads;
 pub(crate) mod events;
 pub(crate) mod health;
 pub(crate) mod listings;
+pub(crate) mod replace;
 pub(crate) mod retry;
 pub(crate) mod status;
 pub(crate) mod uploads;
@@ -24,6 +25,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(post("/uploads").route(web::post().to(uploads::create)))
             .service(post("/uploads/complete").route(web::post().to(complete::complete)))
             .service(post("/uploads/retry").route(web::post().to(retry::retry)))
+            .service(post("/uploads/replace").route(web::post().to(replace::replace)))
             .service(post("/status").route(web::post().to(status::status)))
             .service(post("/downloads").route(web::post().to(downloads::downloads)))
             .service(post("/callback").route(web::post().to(callback::callback)))

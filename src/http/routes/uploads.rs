@@ -70,8 +70,25 @@ pub async fn create(
         MediaBatchEvent::Requested(r) => Some(r),
         _ => None,
     })?;
-    let mut files = Vec::with_capacity(requested.files.len());
-    for RequestedFile { file, raw_key } in &requested.files {
+    let files = tickets(&state, &requested.files, now).await?;
+    Ok(HttpResponse::Created().json(BatchCreated {
+        listing_identity_id: listing_ref.get(),
+        batch_id: batch_id.to_string(),
+        status: BatchStatus::PendingUpload.as_str(),
+        upload_url_ttl_seconds: state.config.upload_url_ttl.num_seconds(),
+        expires_at: projections::time::stamp(requested.upload_expires_at),
+        files,
+    }))
+}
+
+/// A signed upload per requested file: the URL binds method, key, type, length and SHA-256.
+pub(crate) async fn tickets(
+    state: &AppState,
+    requested: &[RequestedFile],
+    now: chrono::DateTime<Utc>,
+) -> Result<Vec<UploadTicket>, ApiError> {
+    let mut files = Vec::with_capacity(requested.len());
+    for RequestedFile { file, raw_key } in requested {
         let storage::PresignedPut {
             url,
             method,
@@ -99,12 +116,5 @@ pub async fn create(
             headers,
         });
     }
-    Ok(HttpResponse::Created().json(BatchCreated {
-        listing_identity_id: listing_ref.get(),
-        batch_id: batch_id.to_string(),
-        status: BatchStatus::PendingUpload.as_str(),
-        upload_url_ttl_seconds: state.config.upload_url_ttl.num_seconds(),
-        expires_at: projections::time::stamp(requested.upload_expires_at),
-        files,
-    }))
+    Ok(files)
 }
