@@ -37,3 +37,8 @@ scene(600, 400, 170).save(out / "balcony-exif-orientation-6.jpg", quality=88, ex
 rgba = scene(320, 240, 40).convert("RGBA")
 ImageDraw.Draw(rgba).ellipse([40, 40, 200, 200], fill=(0, 0, 0, 0))
 rgba.save(out / "floorplan-alpha.png")
+# A print shop's CMYK JPEG (Adobe APP14, inverted as Photoshop writes it) and its RGB scene,
+# lossless, as the reference of its renditions.
+print_scene = scene(480, 320, 220)
+print_scene.convert("CMYK").save(out / "print-cmyk.jpg", quality=92)
+print_scene.save(out / "print-rgb.png")

@@ -283,6 +283,38 @@ fn renditions_look_like_the_original() {
     assert_same_picture(&original, &processed);
 }
 
+/// A print shop's CMYK JPEG (Adobe APP14, inverted, as Photoshop and Pillow write it)
+/// renders as RGB renditions of the same picture: each pixel within a few levels of the RGB
+/// scene it was made from, not inverted or channel-swapped.
+#[test]
+fn cmyk_jpeg_renders_as_its_rgb_picture() {
+    let processed = render_ok(&fixture("print-cmyk.jpg"), "image/jpeg");
+    assert_eq!((processed.width, processed.height), (480, 320));
+    let scene = image::load_from_memory(&fixture("print-rgb.png"))
+        .unwrap()
+        .into_rgb8();
+    let large = assert_clean_jpeg(rendition(&processed, "large"));
+    assert_eq!(large.dimensions(), scene.dimensions());
+    let diff = |a: &RgbImage, b: &RgbImage| {
+        let sum: u64 = a
+            .as_raw()
+            .iter()
+            .zip(b.as_raw())
+            .map(|(x, y)| u64::from(x.abs_diff(*y)))
+            .sum();
+        sum as f64 / a.as_raw().len() as f64
+    };
+    let ours = diff(&large, &scene);
+    let mut inverted = scene.clone();
+    image::imageops::invert(&mut inverted);
+    assert!(ours < 4.0, "mean difference {ours:.2} from the RGB scene");
+    assert!(
+        diff(&large, &inverted) > 20.0 * ours,
+        "an inverted picture is as close"
+    );
+    assert_same_picture(&DynamicImage::ImageRgb8(scene), &processed);
+}
+
 #[test]
 fn renditions_follow_the_configured_order_whatever_their_sizes() {
     let opts = ImageOptions {
