@@ -8,7 +8,7 @@ use crate::auth::{Caller, Role};
 use crate::http::error::ApiError;
 use crate::http::input::Target;
 use crate::http::{AppState, request};
-use crate::store::{AssetView, BatchView, ListingAccess};
+use crate::store::{AssetView, BatchReport, BatchView, ListingAccess};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -119,6 +119,33 @@ pub async fn batch(
         .map_err(ApiError::internal)?
         .filter(|b| b.listing_id == listing.listing_id)
         .ok_or(ApiError::BatchNotFound)
+}
+
+/// A batch the caller may read, with its listing, job and assets: one query when it is there;
+/// when it is not, the listing and then the batch are looked up to say which is missing.
+pub async fn report(
+    state: &AppState,
+    caller: Caller,
+    target: Target,
+) -> Result<BatchReport, ApiError> {
+    let store = state.engine.store();
+    let read = || async {
+        store
+            .batch_report(target.listing_id, target.batch_id)
+            .await
+            .map_err(ApiError::internal)
+    };
+    if let Some(report) = read().await? {
+        return if sees(caller, &report.listing) {
+            Ok(report)
+        } else {
+            Err(ApiError::ListingNotFound)
+        };
+    }
+    let listing = self::listing(state, caller, target.listing_id, Action::Read).await?;
+    self::batch(state, &listing, target.batch_id).await?;
+    // created since the first read
+    read().await?.ok_or(ApiError::BatchNotFound)
 }
 
 /// What a batch command acts on: the batch (of a listing visible to the caller, commands

@@ -27,7 +27,7 @@ pub use dialect::Dialect;
 pub use events::StoredEvent;
 pub use job_queue::{Depth, Enqueue, Queued};
 pub use outbox::OutboxMessage;
-pub use reads::{AssetView, BatchView, JobView, ListingAccess, ListingView};
+pub use reads::{AssetView, BatchReport, BatchView, JobView, ListingAccess, ListingView};
 pub use session::Session;
 pub use streams::{StreamHeads, Streams};
 

@@ -97,13 +97,23 @@ pub async fn update(
 
 /// Reads each cell by its column's name, so the SELECT's column order does not matter.
 fn decode(table: &'static Table, row: &AnyRow) -> Result<Row, sqlx::Error> {
+    decode_named(table, row, |name| name.into())
+}
+
+/// Reads each cell by its column's name, as `name` spells it in the SELECT.
+fn decode_named(
+    table: &'static Table,
+    row: &AnyRow,
+    name: impl Fn(&'static str) -> std::borrow::Cow<'static, str>,
+) -> Result<Row, sqlx::Error> {
     let cells = table
         .columns
         .iter()
         .map(|column| {
+            let name = name(column.name);
             Ok(match column.kind {
-                Kind::Int => row.try_get::<Option<i64>, _>(column.name)?.into(),
-                Kind::Text => row.try_get::<Option<String>, _>(column.name)?.into(),
+                Kind::Int => row.try_get::<Option<i64>, _>(&*name)?.into(),
+                Kind::Text => row.try_get::<Option<String>, _>(&*name)?.into(),
             })
         })
         .collect::<Result<_, sqlx::Error>>()?;
@@ -111,6 +121,28 @@ fn decode(table: &'static Table, row: &AnyRow) -> Result<Row, sqlx::Error> {
         table: table.name,
         cells,
     })
+}
+
+/// `alias.column AS alias_column` for every column of `table`: a table's columns in a join,
+/// named apart from the other tables' columns of the same name.
+pub fn aliased(table: &Table, alias: &str) -> String {
+    table
+        .columns
+        .iter()
+        .map(|c| format!("{alias}.{0} AS {alias}_{0}", c.name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The row of `table` that a join selected under [`aliased`] with `alias`, or `None` where an
+/// outer join found none (its first key column is NULL).
+pub fn decode_aliased(
+    table: &'static Table,
+    row: &AnyRow,
+    alias: &str,
+) -> Result<Option<Row>, sqlx::Error> {
+    let decoded = decode_named(table, row, |name| format!("{alias}_{name}").into())?;
+    Ok((decoded.cells[0] != Cell::Null).then_some(decoded))
 }
 
 /// The rows of `table` that `filter` picks: SQL after `WHERE` (conditions, then any `ORDER BY`

@@ -82,6 +82,16 @@ pub struct AssetView {
     pub metadata: BTreeMap<String, String>,
 }
 
+/// What a read of one batch shows (status, downloads): its listing's access fields, the
+/// batch, its current job and its assets by sequence, read together.
+#[derive(Debug, Clone)]
+pub struct BatchReport {
+    pub listing: ListingAccess,
+    pub batch: BatchView,
+    pub job: Option<JobView>,
+    pub assets: Vec<AssetView>,
+}
+
 #[derive(Debug, Clone)]
 pub struct JobView {
     pub job_id: JobId,
@@ -320,6 +330,56 @@ impl Store {
             .select(&MEDIA_ASSETS, filter, &[batch_id.into()])
             .await?;
         rows.iter().map(asset_of).collect()
+    }
+
+    /// The live batch `batch_id` of `listing` with its listing, current job and assets, in one
+    /// query: the batch by its key, joined to its listing, its job and its assets. `None` when
+    /// there is no such batch (or no such listing).
+    pub async fn batch_report(
+        &self,
+        listing: ListingId,
+        batch_id: BatchId,
+    ) -> Result<Option<BatchReport>, StoreError> {
+        let sql = format!(
+            "SELECT {}, {}, {}, {} FROM media_batches b \
+             JOIN listings l ON l.listing_id = b.listing_id \
+             LEFT JOIN media_jobs j ON j.job_id = b.current_job_id \
+             LEFT JOIN media_assets a ON a.batch_id = b.batch_id \
+             WHERE b.batch_id = ? AND b.listing_id = ? AND b.deleted = 0 \
+             ORDER BY a.sequence",
+            read_model::aliased(&LISTINGS, "l"),
+            read_model::aliased(&MEDIA_BATCHES, "b"),
+            read_model::aliased(&MEDIA_JOBS, "j"),
+            read_model::aliased(&MEDIA_ASSETS, "a"),
+        );
+        let rows = sqlx::query(self.dialect.sql(&sql))
+            .bind(batch_id.to_string())
+            .bind(i64::try_from(listing.get()).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let one = |table, alias| -> Result<Row, StoreError> {
+            read_model::decode_aliased(table, first, alias)?.ok_or(StoreError::CorruptRow {
+                table: table.name,
+                column: "(join)",
+                problem: "missing from its own join".into(),
+            })
+        };
+        let job = read_model::decode_aliased(&MEDIA_JOBS, first, "j")?;
+        let mut assets = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if let Some(asset) = read_model::decode_aliased(&MEDIA_ASSETS, row, "a")? {
+                assets.push(asset_of(&asset)?);
+            }
+        }
+        Ok(Some(BatchReport {
+            listing: access_of(&one(&LISTINGS, "l")?)?,
+            batch: batch_of(&one(&MEDIA_BATCHES, "b")?)?,
+            job: job.as_ref().map(job_of).transpose()?,
+            assets,
+        }))
     }
 
     pub async fn job_view(&self, job_id: JobId) -> Result<Option<JobView>, StoreError> {

@@ -390,6 +390,28 @@ pub async fn ready_batch_moves_listing_to_owner_approval(server: &str) {
         "settled once"
     );
     assert_consistent(store).await;
+
+    // The one-query read of status and downloads shows what the views show one by one.
+    let report = store.batch_report(listing, id).await.unwrap().unwrap();
+    let view = store.batch_view(id).await.unwrap().unwrap();
+    let job = store.job_view(job_id).await.unwrap();
+    let access = store.listing_access(listing).await.unwrap();
+    let assets = store.asset_views(id).await.unwrap();
+    assert_eq!(format!("{:?}", report.batch), format!("{view:?}"));
+    assert_eq!(format!("{:?}", report.job), format!("{job:?}"));
+    assert_eq!(format!("{:?}", Some(report.listing)), format!("{access:?}"));
+    assert_eq!(report.assets.len(), 2);
+    assert_eq!(format!("{:?}", report.assets), format!("{assets:?}"));
+    let other = ListingId::parse(6).unwrap();
+    assert!(store.batch_report(other, id).await.unwrap().is_none());
+    let unknown = BatchId::generate();
+    assert!(
+        store
+            .batch_report(listing, unknown)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 /// Everything a store holds, to prove that a refused command wrote nothing.

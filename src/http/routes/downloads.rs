@@ -11,8 +11,9 @@ use crate::http::AppState;
 use crate::http::access::{self, Action};
 use crate::http::dto::{Download, Downloads, DownloadsRequest, ErrorBody, JsonRefusals};
 use crate::http::error::ApiError;
-use crate::http::input::{self, Resolution, ZIP};
+use crate::http::input::{self, Resolution, Target, ZIP};
 use crate::http::request::Json;
+use crate::store::BatchReport;
 
 /// Signed GET URLs for a ready batch
 ///
@@ -45,26 +46,31 @@ pub async fn downloads(
         resolution,
     } = input::Downloads::try_from(body)?;
 
-    let store = state.engine.store();
-    let listing = access::listing(&state, caller, listing_id, Action::Read).await?;
-    let batch = match batch_id {
-        Some(id) => {
-            let batch = access::batch(&state, &listing, id).await?;
+    // A named batch comes with its assets in one query; the newest READY one takes two.
+    let (batch, assets) = match batch_id {
+        Some(batch_id) => {
+            let target = Target {
+                listing_id,
+                batch_id,
+            };
+            let BatchReport { batch, assets, .. } = access::report(&state, caller, target).await?;
             if !batch.status.serves_downloads(batch.ready_attempt) {
                 return Err(ApiError::BatchNotReady {
                     status: batch.status,
                 });
             }
-            batch
+            (batch, assets)
         }
-        None => match store
-            .newest_ready_batch(listing_id)
-            .await
-            .map_err(ApiError::internal)?
-        {
-            Some(b) => b,
-            None => return Ok(HttpResponse::NoContent().finish()),
-        },
+        None => {
+            access::listing(&state, caller, listing_id, Action::Read).await?;
+            let store = state.engine.store();
+            let newest = store.newest_ready_batch(listing_id).await;
+            let Some(batch) = newest.map_err(ApiError::internal)? else {
+                return Ok(HttpResponse::NoContent().finish());
+            };
+            let assets = store.asset_views(batch.batch_id).await;
+            (batch, assets.map_err(ApiError::internal)?)
+        }
     };
     let now = Utc::now();
     let ttl = state.config.download_url_ttl;
@@ -106,10 +112,6 @@ pub async fn downloads(
         }
         return Ok(reply(downloads));
     }
-    let assets = store
-        .asset_views(batch.batch_id)
-        .await
-        .map_err(ApiError::internal)?;
     let mut downloads = Vec::with_capacity(assets.len());
     for a in assets
         .iter()

@@ -5,7 +5,7 @@ use aggregates::{AssetStatus, FailureCode};
 
 use crate::auth::Caller;
 use crate::http::AppState;
-use crate::http::access::{self, Action};
+use crate::http::access;
 use crate::http::dto::{
     AssetReport, ErrorBody, JobReport, JsonRefusals, Progress, StatusReport, StatusRequest,
     ZipReport,
@@ -13,6 +13,7 @@ use crate::http::dto::{
 use crate::http::error::ApiError;
 use crate::http::input::Target;
 use crate::http::request::Json;
+use crate::store::BatchReport;
 
 /// Poll a batch
 #[utoipa::path(
@@ -34,22 +35,10 @@ pub async fn status(
     caller: Caller,
     Json(body): Json<StatusRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let Target {
-        listing_id,
-        batch_id,
-    } = Target::try_from(body)?;
-
-    let store = state.engine.store();
-    let listing = access::listing(&state, caller, listing_id, Action::Read).await?;
-    let batch = access::batch(&state, &listing, batch_id).await?;
-    let assets = store
-        .asset_views(batch.batch_id)
-        .await
-        .map_err(ApiError::internal)?;
-    let job = match batch.current_job_id {
-        Some(id) => store.job_view(id).await.map_err(ApiError::internal)?,
-        None => None,
-    };
+    let target = Target::try_from(body)?;
+    let BatchReport {
+        batch, job, assets, ..
+    } = access::report(&state, caller, target).await?;
     let count = |status| assets.iter().filter(|a| a.status == status).count();
     let progress = Progress {
         total: assets.len(),
@@ -93,7 +82,7 @@ pub async fn status(
             started_at: j.started_at,
             status: j.status.as_str(),
         }),
-        listing_identity_id: listing_id.get(),
+        listing_identity_id: target.listing_id.get(),
         progress,
         status: batch.status.as_str(),
         status_message: batch.status_message,
