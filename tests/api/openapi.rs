@@ -4,10 +4,11 @@ use serde_json::Value;
 
 use crate::helpers::*;
 
-const PATHS: [&str; 12] = [
+const PATHS: [&str; 13] = [
     "/api/v2/listings/media/uploads",
     "/api/v2/listings/media/uploads/complete",
     "/api/v2/listings/media/uploads/retry",
+    "/api/v2/listings/media/uploads/replace",
     "/api/v2/listings/media/status",
     "/api/v2/listings/media/downloads",
     "/api/v2/listings/media/callback",
