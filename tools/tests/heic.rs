@@ -1,6 +1,6 @@
 //! HEIC photos through heif-convert and the photo pipeline: one image, a tile grid as iPhones
 //! write it, an `irot` rotation (alone and beside an EXIF orientation, which must not turn
-//! it twice), and Display P3 converted to sRGB within ΔE2000 1.5 of Little CMS. The pixels
+//! it twice), Display P3 converted to sRGB within ΔE2000 1.5 of Little CMS, and an AVIF. The pixels
 //! are ffmpeg's test pattern, which no turn or flip maps onto itself.
 
 #[path = "../../imaging/tests/common/delta_e.rs"]
@@ -246,6 +246,24 @@ async fn display_p3_heic_is_converted_to_srgb() {
         naive > 3.0,
         "unconverted only {naive:.2} off: the pattern does not tell"
     );
+}
+
+/// AVIF is HEIF with AV1 inside: the same boxes, the same tool (libheif's dav1d/aom).
+#[tokio::test]
+async fn an_avif_takes_the_same_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let (png, source) = pattern(dir.path(), "source", 640, 400);
+    let avif = dir.path().join("photo.avif");
+    run("heif-enc", &["-A", "-q", "70", "-o", s(&avif), s(&png)]);
+    let file = std::fs::read(&avif).unwrap();
+    assert_eq!(
+        toq_imaging::heif::primary_size(&file, 100_000_000),
+        Ok((640, 400))
+    );
+    let processed = render(dir.path(), &file).await.unwrap();
+    assert_eq!((processed.width, processed.height), (640, 400));
+    let flipped = imageops::flip_vertical(&source);
+    assert_shows(&rendition(&processed, "large"), &source, &[flipped]);
 }
 
 #[tokio::test]
