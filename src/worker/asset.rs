@@ -102,12 +102,7 @@ impl Pipeline {
                 } else {
                     media::document(self, job, asset, &download).await
                 };
-                // The tools name the worker's temp paths; clients see only what they sent.
-                let dir = download.dir.path().display().to_string();
-                done.map_err(|f| Failure {
-                    message: f.message.replace(&dir, "<upload>"),
-                    ..f
-                })
+                done.map_err(|f| without_paths(f, download.dir.path()))
             }
             Err(f) => Err(f),
         };
@@ -277,12 +272,25 @@ fn record(asset: &JobAsset, result: &Result<AssetOutput, Failure>, elapsed: Dura
     }
 }
 
-/// A private temp dir and the file the upload streams into.
-async fn download_target(asset: &JobAsset) -> Result<(Download, tokio::fs::File), Failure> {
-    let dir = tempfile::Builder::new()
+/// A private temp dir for one asset's upload and its tools' outputs.
+pub(super) fn asset_dir() -> Result<tempfile::TempDir, Failure> {
+    tempfile::Builder::new()
         .prefix("toq-media-asset-")
         .tempdir()
-        .map_err(scratch)?;
+        .map_err(scratch)
+}
+
+/// The tools name the worker's temp paths; clients see only what they sent.
+pub(super) fn without_paths(f: Failure, dir: &std::path::Path) -> Failure {
+    Failure {
+        message: f.message.replace(&dir.display().to_string(), "<upload>"),
+        ..f
+    }
+}
+
+/// A private temp dir and the file the upload streams into.
+async fn download_target(asset: &JobAsset) -> Result<(Download, tokio::fs::File), Failure> {
+    let dir = asset_dir()?;
     let extension = match asset.treatment() {
         Treatment::Document => "pdf",
         _ => "mov",

@@ -10,7 +10,9 @@ use aggregates::{AssetOutput, FailureCode, RenditionName};
 use toq_imaging::{Failure, Processed};
 use toq_tools::WebMode;
 
-use super::asset::{Download, Pipeline, Still, failure, scratch, write_renditions};
+use super::asset::{
+    Download, Pipeline, Still, asset_dir, failure, scratch, without_paths, write_renditions,
+};
 use super::job::{Job, JobAsset};
 use super::keys;
 use super::memory::Reservation;
@@ -24,10 +26,7 @@ pub(super) async fn heif(
     reservation: Reservation,
 ) -> Result<Processed, Failure> {
     toq_imaging::heif::primary_size(&bytes, pipeline.image.max_pixels)?;
-    let dir = tempfile::Builder::new()
-        .prefix("toq-media-asset-")
-        .tempdir()
-        .map_err(scratch)?;
+    let dir = asset_dir()?;
     let input = dir.path().join("input.heic");
     tokio::fs::write(&input, &bytes).await.map_err(scratch)?;
     drop(bytes);
@@ -36,12 +35,7 @@ pub(super) async fn heif(
         .tools
         .heif(&input, &decoded)
         .await
-        .map_err(|f| Failure {
-            message: f
-                .message
-                .replace(&dir.path().display().to_string(), "<upload>"),
-            ..f
-        })?;
+        .map_err(|f| without_paths(f, dir.path()))?;
     drop(dir);
     let still = Still::Encoded("image/jpeg (decoded from HEIF)".into());
     pipeline.render(jpeg, still, Some(reservation)).await
