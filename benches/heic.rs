@@ -8,23 +8,14 @@
 //!
 //! Prints one JSON line: ms per megapixel of each side and the ratio worker / bare.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
 use toq_imaging::ImageOptions;
 use toq_tools::{Limits, Toolbox};
 
-fn heics(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .expect("the HEIC folder exists")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "heic"))
-        .collect();
-    files.sort();
-    files
-}
+mod common;
 
 fn main() {
     let args: Vec<String> = std::env::args()
@@ -35,7 +26,7 @@ fn main() {
         eprintln!("usage: heic DIR ROUNDS");
         std::process::exit(2);
     };
-    let files = heics(Path::new(dir));
+    let files = common::files(Path::new(dir), "heic");
     assert!(!files.is_empty(), "no .heic files in {dir}");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
