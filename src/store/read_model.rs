@@ -97,23 +97,13 @@ pub async fn update(
 
 /// Reads each cell by its column's name, so the SELECT's column order does not matter.
 fn decode(table: &'static Table, row: &AnyRow) -> Result<Row, sqlx::Error> {
-    decode_named(table, row, |name| name.into())
-}
-
-/// Reads each cell by its column's name, as `name` spells it in the SELECT.
-fn decode_named(
-    table: &'static Table,
-    row: &AnyRow,
-    name: impl Fn(&'static str) -> std::borrow::Cow<'static, str>,
-) -> Result<Row, sqlx::Error> {
     let cells = table
         .columns
         .iter()
         .map(|column| {
-            let name = name(column.name);
             Ok(match column.kind {
-                Kind::Int => row.try_get::<Option<i64>, _>(&*name)?.into(),
-                Kind::Text => row.try_get::<Option<String>, _>(&*name)?.into(),
+                Kind::Int => row.try_get::<Option<i64>, _>(column.name)?.into(),
+                Kind::Text => row.try_get::<Option<String>, _>(column.name)?.into(),
             })
         })
         .collect::<Result<_, sqlx::Error>>()?;
@@ -123,26 +113,40 @@ fn decode_named(
     })
 }
 
-/// `alias.column AS alias_column` for every column of `table`: a table's columns in a join,
-/// named apart from the other tables' columns of the same name.
-pub fn aliased(table: &Table, alias: &str) -> String {
+/// `alias.column, ...` for every column of `table`, in its description's order: one table's
+/// part of a join's SELECT, read back by [`decode_at`].
+pub fn qualified(table: &Table, alias: &str) -> String {
     table
         .columns
         .iter()
-        .map(|c| format!("{alias}.{0} AS {alias}_{0}", c.name))
+        .map(|c| format!("{alias}.{}", c.name))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-/// The row of `table` that a join selected under [`aliased`] with `alias`, or `None` where an
-/// outer join found none (its first key column is NULL).
-pub fn decode_aliased(
+/// The row of `table` whose columns start at position `offset` of a join's SELECT (laid out
+/// by [`qualified`]), or `None` where an outer join found none (its first key column is NULL).
+/// By position: the join's tables share column names.
+pub fn decode_at(
     table: &'static Table,
     row: &AnyRow,
-    alias: &str,
+    offset: usize,
 ) -> Result<Option<Row>, sqlx::Error> {
-    let decoded = decode_named(table, row, |name| format!("{alias}_{name}").into())?;
-    Ok((decoded.cells[0] != Cell::Null).then_some(decoded))
+    let cells: Vec<Cell> = table
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, column)| {
+            Ok(match column.kind {
+                Kind::Int => row.try_get::<Option<i64>, _>(offset + i)?.into(),
+                Kind::Text => row.try_get::<Option<String>, _>(offset + i)?.into(),
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
+    Ok((cells[0] != Cell::Null).then_some(Row {
+        table: table.name,
+        cells,
+    }))
 }
 
 /// The rows of `table` that `filter` picks: SQL after `WHERE` (conditions, then any `ORDER BY`

@@ -3,6 +3,7 @@
 //! so a new column touches only that description and the migrations.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use aggregates::{
     AssetStatus, AssetType, BatchId, BatchStatus, ClientId, FailureCode, JobId, JobStatus,
@@ -340,19 +341,37 @@ impl Store {
         listing: ListingId,
         batch_id: BatchId,
     ) -> Result<Option<BatchReport>, StoreError> {
-        let sql = format!(
-            "SELECT {}, {}, {}, {} FROM media_batches b \
-             JOIN listings l ON l.listing_id = b.listing_id \
-             LEFT JOIN media_jobs j ON j.job_id = b.current_job_id \
-             LEFT JOIN media_assets a ON a.batch_id = b.batch_id \
-             WHERE b.batch_id = ? AND b.listing_id = ? AND b.deleted = 0 \
-             ORDER BY a.sequence",
-            read_model::aliased(&LISTINGS, "l"),
-            read_model::aliased(&MEDIA_BATCHES, "b"),
-            read_model::aliased(&MEDIA_JOBS, "j"),
-            read_model::aliased(&MEDIA_ASSETS, "a"),
-        );
-        let rows = sqlx::query(self.dialect.sql(&sql))
+        /// The tables in SELECT order, each with its alias.
+        const PARTS: [(&Table, &str); 4] = [
+            (&LISTINGS, "l"),
+            (&MEDIA_BATCHES, "b"),
+            (&MEDIA_JOBS, "j"),
+            (&MEDIA_ASSETS, "a"),
+        ];
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            let columns: Vec<String> = PARTS
+                .iter()
+                .map(|(table, alias)| read_model::qualified(table, alias))
+                .collect();
+            format!(
+                "SELECT {} FROM media_batches b \
+                 JOIN listings l ON l.listing_id = b.listing_id \
+                 LEFT JOIN media_jobs j ON j.job_id = b.current_job_id \
+                 LEFT JOIN media_assets a ON a.batch_id = b.batch_id \
+                 WHERE b.batch_id = ? AND b.listing_id = ? AND b.deleted = 0 \
+                 ORDER BY a.sequence",
+                columns.join(", ")
+            )
+        });
+        let [listings, batches, jobs, assets_at] = {
+            let mut at = 0;
+            PARTS.map(|(table, _)| {
+                let offset = at;
+                at += table.columns.len();
+                offset
+            })
+        };
+        let rows = sqlx::query(self.dialect.sql(&SQL))
             .bind(batch_id.to_string())
             .bind(i64::try_from(listing.get()).unwrap_or(i64::MAX))
             .fetch_all(&self.pool)
@@ -360,23 +379,23 @@ impl Store {
         let Some(first) = rows.first() else {
             return Ok(None);
         };
-        let one = |table, alias| -> Result<Row, StoreError> {
-            read_model::decode_aliased(table, first, alias)?.ok_or(StoreError::CorruptRow {
+        let inner = |table: &'static Table, offset| -> Result<Row, StoreError> {
+            read_model::decode_at(table, first, offset)?.ok_or(StoreError::CorruptRow {
                 table: table.name,
                 column: "(join)",
                 problem: "missing from its own join".into(),
             })
         };
-        let job = read_model::decode_aliased(&MEDIA_JOBS, first, "j")?;
+        let job = read_model::decode_at(&MEDIA_JOBS, first, jobs)?;
         let mut assets = Vec::with_capacity(rows.len());
         for row in &rows {
-            if let Some(asset) = read_model::decode_aliased(&MEDIA_ASSETS, row, "a")? {
+            if let Some(asset) = read_model::decode_at(&MEDIA_ASSETS, row, assets_at)? {
                 assets.push(asset_of(&asset)?);
             }
         }
         Ok(Some(BatchReport {
-            listing: access_of(&one(&LISTINGS, "l")?)?,
-            batch: batch_of(&one(&MEDIA_BATCHES, "b")?)?,
+            listing: access_of(&inner(&LISTINGS, listings)?)?,
+            batch: batch_of(&inner(&MEDIA_BATCHES, batches)?)?,
             job: job.as_ref().map(job_of).transpose()?,
             assets,
         }))
