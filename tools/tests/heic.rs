@@ -172,7 +172,7 @@ async fn a_tile_grid_is_stitched_in_order_and_cropped_to_its_size() {
 async fn irot_turns_the_photo_once_even_beside_an_exif_orientation() {
     let dir = tempfile::tempdir().unwrap();
     let (png, source) = pattern(dir.path(), "source", 640, 400);
-    let coded = || heif::encode(dir.path(), &png, 85);
+    let coded = heif::encode(dir.path(), &png, 85);
     // irot counts anti-clockwise quarter turns
     let upright = imageops::rotate270(&source);
     let twice = imageops::rotate180(&upright);
@@ -180,7 +180,7 @@ async fn irot_turns_the_photo_once_even_beside_an_exif_orientation() {
         let layout = Layout {
             quarter_turns: Some(1),
             exif_orientation,
-            ..single(coded())
+            ..single(coded.clone())
         };
         let processed = render(dir.path(), &heif::assemble(&layout)).await.unwrap();
         assert_eq!(
@@ -270,9 +270,10 @@ async fn an_avif_takes_the_same_path() {
 async fn a_broken_or_foreign_file_is_refused_with_its_code() {
     let dir = tempfile::tempdir().unwrap();
     let (png, _) = pattern(dir.path(), "source", 320, 200);
-    let file = heif::assemble(&single(heif::encode(dir.path(), &png, 70)));
+    let coded = heif::encode(dir.path(), &png, 70);
+    let file = heif::assemble(&single(coded.clone()));
     // the coded data cut in half: the boxes are whole, the HEVC stream is not
-    let mut broken = single(heif::encode(dir.path(), &png, 70));
+    let mut broken = single(coded);
     let half = broken.tiles[0].data.len() / 2;
     broken.tiles[0].data.truncate(half);
     let cut = render(dir.path(), &heif::assemble(&broken))

@@ -8,6 +8,7 @@ use std::process::Command;
 
 /// One image heif-enc coded: its `hvcC` and `colr` property boxes (whole, with headers), its
 /// size and its coded data (length-prefixed NAL units).
+#[derive(Clone)]
 pub struct Coded {
     pub hvcc: Vec<u8>,
     pub colr: Option<Vec<u8>>,
